@@ -1,0 +1,1185 @@
+"""DOCSTRING PLACEHOLDER."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import json
+import logging
+import math
+import types
+import typing
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, Literal, TypeVar, overload
+
+import ops
+from ops.framework import NoSnapshotError
+
+if typing.TYPE_CHECKING:
+    from ops import testing
+
+# The unique Charmhub library identifier, never change it
+LIBID = '93431bea739341ed8f458ab5d2ef6a86'
+
+# Increment this major API version when introducing breaking changes
+LIBAPI = 0
+
+# Increment this PATCH version before using `charmcraft publish-lib` or reset
+# to 0 if you are raising the major API version
+LIBPATCH = 1
+
+__all__ = [
+    'InvalidStateError',
+    'LocalState',
+    'NotLeaderError',
+    'PeerNotReadyError',
+    'PeerState',
+    'StateError',
+    'decode',
+    'decode_local',
+    'encode',
+    'encode_local',
+]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar('T')
+
+# Juju writes these into every unit's databag of a relation; they are never state.
+JUJU_UNIT_KEYS = frozenset({'egress-subnets', 'ingress-address', 'private-address'})
+
+
+# ---------------------------------------------------------------------------------------
+# Errors
+
+
+class StateError(Exception):
+    """Base of every error this library raises."""
+
+
+class PeerNotReadyError(StateError):
+    """The peer relation is not there yet, or Juju does not serve its data in this hook."""
+
+
+class NotLeaderError(StateError):
+    """An application-scope write from a unit that is not the leader."""
+
+
+class InvalidStateError(StateError, ValueError):
+    """Stored data that does not decode or fit the schema, or a value that cannot be stored."""
+
+
+# ---------------------------------------------------------------------------------------
+# The schema layer: from typed values to JSON values and back
+
+
+class _Mismatch(Exception):  # noqa: N818 (internal; never reaches charm code)
+    """A value that does not fit its type; the caller adds where it was found.
+
+    It never carries the value itself: state often holds credentials.
+    """
+
+    def __init__(self, expected: str, found: str):
+        super().__init__(expected, found)
+        self.expected = expected
+        self.found = found
+        self.path: list[str] = []
+
+    def describe(self) -> str:
+        where = ''.join(self.path)
+        at = f' at {where}' if where else ''
+        return f'expected {self.expected}, found {self.found}{at}'
+
+
+def _kind(value: object) -> str:
+    """Name a value's type the way a JSON document would, without showing the value."""
+    if value is None:
+        return 'null'
+    if type(value) is float and not math.isfinite(value):
+        return 'a float that JSON cannot carry (NaN or infinity)'
+    return type(value).__name__
+
+
+def _json_copy(value: Any) -> Any:
+    """A fresh copy of a JSON value, refusing anything JSON cannot carry faithfully."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        if not math.isfinite(value):
+            raise _Mismatch('a JSON value', _kind(value))
+        return value
+    if kind is list:
+        return [_json_item(item, f'[{i}]') for i, item in enumerate(value)]
+    if kind is dict:
+        copy: dict[str, Any] = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _Mismatch('a dict with str keys', f'a {_kind(key)} key')
+            copy[key] = _json_item(item, f'[{key!r}]')
+        return copy
+    raise _Mismatch('a JSON value', _kind(value))
+
+
+def _json_item(value: Any, step: str) -> Any:
+    try:
+        return _json_copy(value)
+    except _Mismatch as e:
+        e.path.insert(0, step)
+        raise
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two JSON values are equal as JSON values (True is not 1; 1 is 1.0)."""
+    kind = type(a)
+    if kind is not type(b):
+        # JSON has a single number type, so 1 and 1.0 are one value; bool is not a number.
+        numbers = (int, float)
+        return kind in numbers and type(b) in numbers and a == b
+    if kind is dict:
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if kind is list:
+        return len(a) == len(b) and all(map(_same, a, b))
+    return a == b
+
+
+@dataclasses.dataclass(frozen=True)
+class _Codec:
+    """How one declared type turns into JSON values (dump) and back (load)."""
+
+    label: str
+    load: Callable[[Any], Any]
+    dump: Callable[[Any], Any]
+
+
+def _load_str(value: Any) -> str:
+    if type(value) is not str:
+        raise _Mismatch('str', _kind(value))
+    return value
+
+
+def _dump_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Mismatch('str', _kind(value))
+    return str.__str__(value)
+
+
+def _load_int(value: Any) -> int:
+    if type(value) is not int:
+        raise _Mismatch('int', _kind(value))
+    return value
+
+
+def _dump_int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Mismatch('int', _kind(value))
+    return int(value)
+
+
+def _load_float(value: Any) -> float:
+    # An int is a valid float, as in JSON and in Python's own typing rules.
+    kind = type(value)
+    if kind is float:
+        return value
+    if kind is int:
+        return float(value)
+    raise _Mismatch('float', _kind(value))
+
+
+def _dump_float(value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise _Mismatch('float', _kind(value))
+    if not math.isfinite(value):
+        raise _Mismatch('a finite float', _kind(value))
+    return float(value)
+
+
+def _check_bool(value: Any) -> bool:
+    if type(value) is not bool:
+        raise _Mismatch('bool', _kind(value))
+    return value
+
+
+def _load_none(value: Any) -> None:
+    if value is not None:
+        raise _Mismatch('None', _kind(value))
+
+
+_STR = _Codec('str', _load_str, _dump_str)
+_INT = _Codec('int', _load_int, _dump_int)
+_FLOAT = _Codec('float', _load_float, _dump_float)
+_BOOL = _Codec('bool', _check_bool, _check_bool)
+_NONE = _Codec('None', _load_none, _load_none)
+_ANY = _Codec('Any', _json_copy, _json_copy)
+_SIMPLE: dict[Any, _Codec] = {str: _STR, int: _INT, float: _FLOAT, bool: _BOOL, type(None): _NONE}
+
+
+def _union_codec(arms: list[_Codec]) -> _Codec:
+    label = ' | '.join(arm.label for arm in arms)
+
+    def pick(value: Any, dumping: bool) -> Any:
+        for arm in arms:
+            try:
+                return arm.dump(value) if dumping else arm.load(value)
+            except _Mismatch:
+                continue
+        raise _Mismatch(label, _kind(value))
+
+    return _Codec(label, lambda v: pick(v, False), lambda v: pick(v, True))
+
+
+def _literal_codec(choices: tuple[Any, ...], where: str) -> _Codec:
+    for choice in choices:
+        if type(choice) not in (str, int, bool, type(None)):
+            raise TypeError(
+                f'{where}: Literal values must be str, int, bool or None, '
+                f'not {type(choice).__name__}; use an Enum for other values'
+            )
+    label = 'one of ' + ', '.join(repr(c) for c in choices)
+
+    def check(value: Any) -> Any:
+        for choice in choices:
+            if type(value) is type(choice) and value == choice:
+                return choice
+        raise _Mismatch(label, f'another {_kind(value)}')
+
+    return _Codec(label, check, check)
+
+
+def _enum_codec(cls: type[enum.Enum], where: str) -> _Codec:
+    for member in cls:
+        if type(member.value) not in (str, int, bool, type(None)) and not (
+            type(member.value) is float and math.isfinite(member.value)
+        ):
+            raise TypeError(
+                f'{where}: {cls.__name__}.{member.name} has a value of type '
+                f'{type(member.value).__name__}; an Enum is stored by its value, '
+                'which must be a str, int, float, bool or None'
+            )
+    label = f'a value of {cls.__name__}'
+
+    def load(value: Any) -> enum.Enum:
+        for member in cls:
+            if type(member.value) is type(value) and member.value == value:
+                return member
+        raise _Mismatch(label, f'another {_kind(value)}')
+
+    def dump(value: Any) -> Any:
+        if not isinstance(value, cls):
+            raise _Mismatch(f'a member of {cls.__name__}', _kind(value))
+        return value.value
+
+    return _Codec(cls.__name__, load, dump)
+
+
+def _list_codec(item: _Codec) -> _Codec:
+    label = f'list[{item.label}]'
+
+    def convert(value: Any, step: Callable[[Any], Any]) -> list[Any]:
+        if type(value) is not list:
+            raise _Mismatch(label, _kind(value))
+        out: list[Any] = []
+        for i, element in enumerate(value):  # pyright: ignore[reportUnknownVariableType]
+            try:
+                out.append(step(element))
+            except _Mismatch as e:
+                e.path.insert(0, f'[{i}]')
+                raise
+        return out
+
+    return _Codec(label, lambda v: convert(v, item.load), lambda v: convert(v, item.dump))
+
+
+def _dict_codec(item: _Codec) -> _Codec:
+    label = f'dict[str, {item.label}]'
+
+    def convert(value: Any, step: Callable[[Any], Any]) -> dict[str, Any]:
+        if type(value) is not dict:
+            raise _Mismatch(label, _kind(value))
+        out: dict[str, Any] = {}
+        for key, element in value.items():  # pyright: ignore[reportUnknownVariableType]
+            if type(key) is not str:
+                raise _Mismatch('a dict with str keys', f'a {_kind(key)} key')
+            try:
+                out[key] = step(element)
+            except _Mismatch as e:
+                e.path.insert(0, f'[{key!r}]')
+                raise
+        return out
+
+    return _Codec(label, lambda v: convert(v, item.load), lambda v: convert(v, item.dump))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Field:
+    name: str  # the attribute
+    key: str  # the databag key
+    codec: _Codec
+    required: bool  # only nested dataclasses may have fields without a default
+
+
+def _dataclass_fields(cls: type, where: str) -> list[_Field]:
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception as e:
+        raise TypeError(
+            f'{where}: cannot resolve the annotations of {cls.__name__} ({e}); '
+            'import the names they use at module level'
+        ) from None
+
+    fields: list[_Field] = []
+    keys: set[str] = set()
+    for field in dataclasses.fields(cls):
+        field_where = f'field {field.name!r} of {cls.__name__}'
+        if not field.init:
+            raise TypeError(
+                f'{field_where} has init=False, so it cannot be loaded from storage; '
+                'make it an init field or move it out of the stored class'
+            )
+        key = field.metadata.get('alias', field.name)
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"{field_where}: metadata 'alias' must be a non-empty str")
+        if key in keys:
+            raise TypeError(f'{field_where}: the databag key {key!r} is used twice')
+        keys.add(key)
+        has_default = (
+            field.default is not dataclasses.MISSING
+            or field.default_factory is not dataclasses.MISSING
+        )
+        codec = _codec_for(hints[field.name], field_where)
+        fields.append(_Field(field.name, key, codec, not has_default))
+    return fields
+
+
+def _dataclass_codec(cls: type, where: str) -> _Codec:
+    fields = _dataclass_fields(cls, where)
+
+    def load(value: Any) -> Any:
+        if type(value) is not dict:
+            raise _Mismatch(f'a dict for {cls.__name__}', _kind(value))
+        return _load_fields(cls, fields, value, top=False)
+
+    def dump(value: Any) -> dict[str, Any]:
+        if not isinstance(value, cls):
+            raise _Mismatch(cls.__name__, _kind(value))
+        return _dump_fields(fields, value, top=False)
+
+    return _Codec(cls.__name__, load, dump)
+
+
+def _load_fields(cls: type, fields: list[_Field], values: dict[str, Any], *, top: bool) -> Any:
+    """Build a dataclass from the JSON values of its stored keys; a missing key is default."""
+    kwargs: dict[str, Any] = {}
+    for field in fields:
+        if field.key in values:
+            try:
+                kwargs[field.name] = field.codec.load(values[field.key])
+            except _Mismatch as e:
+                e.path.insert(0, field.key if top else f'.{field.name}')
+                raise
+        elif field.required:
+            raise _Mismatch(f'a value for {cls.__name__}.{field.name}', 'none')
+    return _construct(cls, kwargs)
+
+
+def _dump_fields(fields: list[_Field], value: Any, *, top: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in fields:
+        try:
+            out[field.key] = field.codec.dump(getattr(value, field.name))
+        except _Mismatch as e:
+            e.path.insert(0, field.key if top else f'.{field.name}')
+            raise
+    return out
+
+
+def _construct(cls: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        # The exception's text may quote the value; name only its type.
+        raise _Mismatch(
+            f'values that {getattr(cls, "__name__", cls)}() accepts',
+            f'values it refused with {type(e).__name__}',
+        ) from None
+
+
+_SUPPORTED = (
+    'str, int, float, bool, None, Any, Optional[X], X | Y, Literal[...], Enum subclasses, '
+    'dataclasses, list[X] and dict[str, X]'
+)
+
+
+def _codec_for(hint: Any, where: str) -> _Codec:
+    """Compile a type annotation into a codec, or say why it cannot be stored."""
+    if hint is Any:
+        return _ANY
+    if hint is None:
+        return _NONE
+    if isinstance(hint, type) and hint in _SIMPLE:
+        return _SIMPLE[hint]
+
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return _union_codec([_codec_for(arg, where) for arg in args])
+    if origin is Literal:
+        return _literal_codec(args, where)
+    if origin is typing.Annotated:
+        return _codec_for(args[0], where)
+    if origin is list and len(args) == 1:
+        return _list_codec(_codec_for(args[0], where))
+    if origin is dict and len(args) == 2 and args[0] is str:
+        return _dict_codec(_codec_for(args[1], where))
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return _enum_codec(hint, where)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _dataclass_codec(hint, where)
+
+    name = getattr(hint, '__name__', None) or repr(hint)
+    raise TypeError(
+        f'{where} has type {name}, which cannot be stored; supported types are '
+        f'{_SUPPORTED}. For anything richer, use a pydantic model as the schema'
+    )
+
+
+class _Schema:
+    """What a helper knows about its schema: the keys it owns and how to convert them.
+
+    Values cross this boundary as dicts of JSON values keyed by databag key; the helpers
+    turn those into text (PeerState) or keep them as they are (LocalState).
+    """
+
+    #: The schema's class, or None for untyped state.
+    cls: type | None = None
+    #: The databag keys this schema owns; None means every key.
+    keys: frozenset[str] | None = None
+    #: The JSON value of each key in the empty state (a missing key reads as this).
+    defaults: Mapping[str, Any] = types.MappingProxyType({})
+    #: Key to attribute name, for messages.
+    names: Mapping[str, str] = types.MappingProxyType({})
+
+    @property
+    def label(self) -> str:
+        return self.cls.__name__ if self.cls else 'dict'
+
+    def load(self, values: dict[str, Any]) -> Any:
+        """Build a fresh value from the JSON values of the keys that are stored."""
+        return {key: _json_item(value, f'[{key!r}]') for key, value in values.items()}
+
+    def dump(self, value: Any) -> dict[str, Any]:
+        """The JSON value of every key of a value."""
+        if not isinstance(value, Mapping):
+            raise _Mismatch('a dict', _kind(value))
+        out: dict[str, Any] = {}
+        for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
+            if type(key) is not str:
+                raise _Mismatch('a dict with str keys', f'a {_kind(key)} key')
+            out[key] = _json_item(item, f'[{key!r}]')
+        return out
+
+
+class _DataclassSchema(_Schema):
+    def __init__(self, cls: type):
+        where = f'schema {cls.__name__}'
+        self.cls = cls
+        self._fields = _dataclass_fields(cls, where)
+        for field in self._fields:
+            if field.required:
+                raise TypeError(
+                    f'field {field.name!r} of {cls.__name__} has no default; give every '
+                    f'field a default, so that {cls.__name__}() builds the empty state'
+                )
+        self.keys = frozenset(field.key for field in self._fields)
+        self.names = {field.key: field.name for field in self._fields}
+        self.defaults = _defaults(self, where)
+
+    def load(self, values: dict[str, Any]) -> Any:
+        return _load_fields(self.cls, self._fields, values, top=True)  # pyright: ignore[reportArgumentType]
+
+    def dump(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, self.cls):  # pyright: ignore[reportArgumentType]
+            raise _Mismatch(self.label, _kind(value))
+        return _dump_fields(self._fields, value, top=True)
+
+
+class _PydanticSchema(_Schema):
+    """A pydantic (v2) model, recognised by its methods so that pydantic is never imported."""
+
+    def __init__(self, cls: type):
+        where = f'schema {cls.__name__}'
+        self.cls = cls
+        model_fields: dict[str, Any] = getattr(cls, 'model_fields', {})
+        names: dict[str, str] = {}
+        for name, info in model_fields.items():
+            if info.is_required():
+                raise TypeError(
+                    f'field {name!r} of {cls.__name__} has no default; give every '
+                    f'field a default, so that {cls.__name__}() builds the empty state'
+                )
+            key = info.alias or name
+            if key in names:
+                raise TypeError(f'{where}: the databag key {key!r} is used twice')
+            names[key] = name
+        self.names = names
+        self.keys = frozenset(names)
+        self.defaults = _defaults(self, where)
+
+    def load(self, values: dict[str, Any]) -> Any:
+        # pydantic may keep the very containers it is given (for Any fields, say); give it
+        # copies, since the values come from a cache that the next read uses again.
+        fresh = {k: _json_item(v, k) if type(v) in (list, dict) else v for k, v in values.items()}
+        try:
+            return self.cls.model_validate(fresh)  # type: ignore
+        except ValueError as e:
+            raise _pydantic_mismatch(e) from None
+
+    def dump(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, self.cls):  # pyright: ignore[reportArgumentType]
+            raise _Mismatch(self.label, _kind(value))
+        try:
+            dumped: dict[str, Any] = value.model_dump(mode='json', by_alias=True, warnings=False)
+        except Exception as e:
+            # Serialising fails on values pydantic cannot turn into JSON.
+            raise _Mismatch('a value pydantic can serialise', type(e).__name__) from None
+
+        out: dict[str, Any] = {}
+        for key in self.keys:
+            if key in dumped:
+                try:
+                    out[key] = _json_copy(dumped[key])
+                except _Mismatch as e:
+                    e.path.insert(0, key)
+                    raise
+
+        # Assignments are not validated by default, so a wrong type would only show up at
+        # the next read, in another hook; validate what would be stored instead.
+        try:
+            self.cls.model_validate(out)  # type: ignore
+        except ValueError as e:
+            raise _pydantic_mismatch(e) from None
+        return out
+
+
+def _pydantic_mismatch(error: ValueError) -> _Mismatch:
+    """Turn a pydantic ValidationError into a mismatch that does not quote the input."""
+    errors_of = getattr(error, 'errors', None)
+    details: list[dict[str, Any]] = []
+    if callable(errors_of):
+        details = errors_of(include_input=False, include_url=False, include_context=False)
+    if not details:
+        return _Mismatch('a valid value', f'a value refused with {type(error).__name__}')
+
+    first = details[0]
+    loc = [str(step) for step in first.get('loc', ())]
+    mismatch = _Mismatch('a valid value', f'a value refused: {first.get("msg", "invalid")}')
+    if loc:
+        mismatch.path = [loc[0], *(f'[{step}]' for step in loc[1:])]
+    return mismatch
+
+
+def _defaults(schema: _Schema, where: str) -> Mapping[str, Any]:
+    assert schema.cls is not None
+    try:
+        empty = schema.cls()
+    except Exception as e:
+        raise TypeError(
+            f'{where}: {schema.cls.__name__}() must build the empty state, '
+            f'but raised {type(e).__name__}'
+        ) from None
+    try:
+        return types.MappingProxyType(schema.dump(empty))
+    except _Mismatch as e:
+        raise TypeError(
+            f'{where}: the default of field {e.path[0]!r} cannot be stored: {e.describe()}'
+        ) from None
+
+
+_UNTYPED = _Schema()
+_schemas: weakref.WeakKeyDictionary[type, _Schema] = weakref.WeakKeyDictionary()
+
+
+def _schema_for(cls: type | None) -> _Schema:
+    """The compiled schema of a class, built once per class and process."""
+    if cls is None or cls is dict:
+        return _UNTYPED
+    schema = _schemas.get(cls)
+    if schema is not None:
+        return schema
+
+    if not isinstance(cls, type):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(f'a schema must be a class, not {_kind(cls)}')
+    if dataclasses.is_dataclass(cls):
+        schema = _DataclassSchema(cls)
+    elif callable(getattr(cls, 'model_validate', None)) and callable(
+        getattr(cls, 'model_dump', None)
+    ):
+        schema = _PydanticSchema(cls)
+    else:
+        raise TypeError(
+            f'schema {cls.__name__} is neither a dataclass nor a pydantic model; '
+            'use one of those, or None for a dict of JSON values'
+        )
+    _schemas[cls] = schema
+    return schema
+
+
+_decoder = json.JSONDecoder(parse_constant=lambda name: _reject_constant(name))
+_encoder = json.JSONEncoder(separators=(',', ':'), allow_nan=False)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError('NaN and infinities are not JSON')
+
+
+def _parse(text: str) -> Any:
+    """The JSON value of a databag text; raises _Mismatch if it is not JSON."""
+    try:
+        return _decoder.decode(text)
+    except ValueError:
+        raise _Mismatch('JSON text', 'text that is not JSON') from None
+
+
+# ---------------------------------------------------------------------------------------
+# The helpers
+
+
+class _Corrupt:
+    """Stands for stored text that does not parse; it equals no value, so set() replaces it."""
+
+
+_CORRUPT = _Corrupt()
+
+# Per framework (that is, per charm instance): which keys of which databag each helper
+# claims, so that two helpers cannot silently overwrite each other's fields.
+_ALL_KEYS = None
+_claims: weakref.WeakKeyDictionary[ops.Framework, dict[str, list[frozenset[str] | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _claim(framework: ops.Framework, databag: str, keys: frozenset[str] | None) -> int:
+    """Record a helper's keys on a databag; returns how many helpers claimed it before."""
+    claims = _claims.setdefault(framework, {}).setdefault(databag, [])
+    for other in claims:
+        if other is _ALL_KEYS or keys is _ALL_KEYS:
+            raise TypeError(
+                f'two helpers of this charm store state in {databag} and one of them is '
+                'untyped (schema=None), which claims every key; give both a schema with '
+                'distinct keys, or use another key or relation'
+            )
+        shared = sorted(other & keys)
+        if shared:
+            raise TypeError(
+                f'two helpers of this charm claim the key {shared[0]!r} in {databag}; '
+                "rename one field, or give it another key with metadata={'alias': ...}"
+            )
+    claims.append(keys)
+    return len(claims) - 1
+
+
+class _StateHelper(ops.Object, Generic[T]):
+    """get/set/edit/clear over a store of JSON values; subclasses provide the store."""
+
+    _schema: _Schema
+
+    # -- what a store provides
+
+    def _where(self) -> str:
+        """Name the stored state for messages: helper, relation or key, databag."""
+        raise NotImplementedError
+
+    def _check_writable(self) -> None:
+        """Raise the error that explains why a write cannot succeed now, if any."""
+
+    def _stored(self, *, lenient: bool) -> dict[str, Any]:
+        """The JSON value of each stored key this helper owns.
+
+        With lenient, a key whose text does not parse maps to _CORRUPT instead of raising.
+        """
+        raise NotImplementedError
+
+    def _write(self, changed: dict[str, Any], removed: list[str]) -> None:
+        raise NotImplementedError
+
+    # -- the public behaviour, the same for every store
+
+    def get(self) -> T:
+        """The stored value, as a fresh object: changing it stores nothing.
+
+        Missing keys read as the schema's defaults. Reading never writes.
+
+        Raises:
+            InvalidStateError: stored data does not decode or does not fit the schema.
+        """
+        return self._load(self._stored(lenient=False))
+
+    def set(self, value: T) -> None:
+        """Store a whole value, sending only the keys whose JSON value changed.
+
+        Raises:
+            PeerNotReadyError: the peer relation is not there (PeerState).
+            NotLeaderError: an application-scope write from a unit that is not leader.
+            InvalidStateError: the value cannot be stored; nothing is stored.
+        """
+        self._check_writable()
+        new = self._dump(value)
+        stored = self._stored(lenient=True)
+        self._store_changes(stored, new)
+
+    @contextlib.contextmanager
+    def edit(self) -> Iterator[T]:
+        """Yield a fresh value to change in place; on a clean exit, store what changed.
+
+        If the block raises, nothing is stored and the exception goes on. The errors of a
+        write that cannot succeed are raised on entry, before the block runs.
+
+        Example::
+
+            with self.cluster.edit() as state:
+                state.members.append(self.unit.name)
+        """
+        self._check_writable()
+        value = self.get()
+        yield value
+        self._store_changes(self._stored(lenient=True), self._dump(value))
+
+    def clear(self) -> None:
+        """Remove every key this helper stored, so that the next read gives the defaults."""
+        self._check_writable()
+        removed = list(self._stored(lenient=True))
+        if removed:
+            self._write({}, removed)
+
+    # -- shared steps
+
+    def _load(self, stored: dict[str, Any], where: str | None = None) -> T:
+        try:
+            return self._schema.load(stored)
+        except _Mismatch as e:
+            raise InvalidStateError(self._describe_mismatch(e, 'cannot be read', where)) from None
+
+    def _dump(self, value: Any) -> dict[str, Any]:
+        try:
+            new = self._schema.dump(value)
+        except _Mismatch as e:
+            raise InvalidStateError(self._describe_mismatch(e, 'cannot be stored')) from None
+        self._check_keys(new)
+        return new
+
+    def _check_keys(self, new: dict[str, Any]) -> None:
+        """Refuse keys the store may not hold; by default every key is fine."""
+
+    def _store_changes(self, stored: dict[str, Any], new: dict[str, Any]) -> None:
+        defaults = self._schema.defaults
+        changed: dict[str, Any] = {}
+        for key, value in new.items():
+            old = stored[key] if key in stored else defaults.get(key, _CORRUPT)
+            if old is _CORRUPT or not _same(value, old):
+                changed[key] = value
+
+        # Untyped state is the whole dict, so a key that left it is removed; typed state
+        # keeps keys it does not know.
+        removed = [key for key in stored if key not in new] if self._schema.keys is None else []
+        if changed or removed:
+            self._write(changed, removed)
+        else:
+            logger.debug('%s: nothing changed, nothing sent', self._where())
+
+    def _describe_mismatch(self, e: _Mismatch, what: str, where: str | None = None) -> str:
+        where = where or self._where()
+        if not e.path:
+            return f'{where}: the value {what}: {e.describe()}'
+        key = e.path[0]
+        e.path = e.path[1:]
+        name = self._schema.names.get(key)
+        field = f'field {name!r} (key {key!r})' if name and name != key else f'key {key!r}'
+        hint = (
+            'store a whole value with set(), or remove it with clear()'
+            if what == 'cannot be read'
+            else f'fix the value of {name or key!r}; nothing was stored'
+        )
+        return f'{where}: {field} {what}: {e.describe()}; {hint}'
+
+
+class LocalState(_StateHelper[T]):
+    """Typed state in the unit database, kept for the life of the machine or container.
+
+    Args:
+        charm: the charm (or any ops.Object of it).
+        key: names the state; its data is found by this key alone.
+        schema: a dataclass or pydantic model with a default for every field, or None
+            for a dict of JSON values.
+    """
+
+    handle_kind = 'LocalState'
+
+    @overload
+    def __init__(
+        self: LocalState[dict[str, Any]], charm: ops.Object, key: str, schema: None = None
+    ) -> None: ...
+
+    @overload
+    def __init__(self: LocalState[T], charm: ops.Object, key: str, schema: type[T]) -> None: ...
+
+    def __init__(self, charm: ops.Object, key: str, schema: type[T] | None = None):
+        if not isinstance(key, str) or not key or any(c in key for c in '/[]'):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ValueError(
+                f'LocalState key {key!r} must be a non-empty str without "/", "[" or "]"'
+            )
+        self._schema = _schema_for(schema)
+        self._key = key
+        _claim(charm.framework, f'LocalState {key!r}', self._schema.keys)
+
+        # Hang off the framework, not the charm, so the handle path is 'LocalState[key]':
+        # renaming the charm class or subclassing this one keeps the data where it was.
+        super().__init__(charm.framework, key)
+        framework = self.framework
+        framework.register_type(ops.StoredStateData, self)
+        handle = ops.Handle(self, ops.StoredStateData.handle_kind, '_stored')
+        try:
+            data = typing.cast(ops.StoredStateData, framework.load_snapshot(handle))
+        except NoSnapshotError:
+            data = ops.StoredStateData(self, '_stored')
+        framework.observe(framework.on.commit, data.on_commit)
+        self._data = data
+
+    def _where(self) -> str:
+        return f'LocalState {self._key!r}'
+
+    def _stored(self, *, lenient: bool) -> dict[str, Any]:
+        content: dict[str, Any] = self._data.snapshot()
+        keys = self._schema.keys
+        if keys is None:
+            return dict(content)
+        return {key: content[key] for key in keys if key in content}
+
+    def _write(self, changed: dict[str, Any], removed: list[str]) -> None:
+        content = {k: v for k, v in self._data.snapshot().items() if k not in removed}
+        content.update(changed)
+        # restore() swaps the content in; setting dirty makes ops save it at commit.
+        self._data.restore(content)
+        self._data.dirty = True
+        logger.debug(
+            '%s: stored keys %s, removed keys %s', self._where(), sorted(changed), removed
+        )
+
+
+class PeerState(_StateHelper[T]):
+    """Typed state in a peer relation's databags, kept for the life of the application.
+
+    Args:
+        charm: the charm (or any ops.Object of it).
+        relation_name: a peer relation declared in the charm's metadata.
+        schema: a dataclass or pydantic model with a default for every field, or None
+            for a dict of JSON values.
+        scope: 'app' for the application databag (the leader writes, every unit reads),
+            'unit' for this unit's own databag (this unit writes, every peer reads).
+    """
+
+    handle_kind = 'PeerState'
+
+    @overload
+    def __init__(
+        self: PeerState[dict[str, Any]],
+        charm: ops.Object,
+        relation_name: str,
+        schema: None = None,
+        *,
+        scope: Literal['app', 'unit'] = 'app',
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: PeerState[T],
+        charm: ops.Object,
+        relation_name: str,
+        schema: type[T],
+        *,
+        scope: Literal['app', 'unit'] = 'app',
+    ) -> None: ...
+
+    def __init__(
+        self,
+        charm: ops.Object,
+        relation_name: str,
+        schema: type[T] | None = None,
+        *,
+        scope: Literal['app', 'unit'] = 'app',
+    ):
+        if scope not in ('app', 'unit'):
+            raise ValueError(f"PeerState scope must be 'app' or 'unit', not {scope!r}")
+        peers = charm.framework.meta.peers
+        if relation_name not in peers:
+            known = ', '.join(repr(name) for name in sorted(peers)) or 'none'
+            raise ValueError(
+                f'{relation_name!r} is not a peer relation of this charm (peers: {known}); '
+                'declare it under "peers:" in metadata.yaml or charmcraft.yaml'
+            )
+        self._schema = _schema_for(schema)
+        self._relation_name = relation_name
+        self._scope = scope
+        if scope == 'unit' and self._schema.keys is not None:
+            reserved = sorted(self._schema.keys & JUJU_UNIT_KEYS)
+            if reserved:
+                raise TypeError(
+                    f'schema {self._schema.label} uses the key {reserved[0]!r}, which Juju '
+                    'writes into every unit databag; rename the field or give it an alias'
+                )
+
+        databag = f'the {scope} databag of peer relation {relation_name!r}'
+        index = _claim(charm.framework, databag, self._schema.keys)
+        super().__init__(charm, f'{relation_name}.{scope}.{index}')
+
+        # The text and JSON value last parsed for each key, so a hook parses each once.
+        self._parsed: dict[str, tuple[str, Any]] = {}
+        # The relation whose data Juju refused in this hook, so the refusal costs one call.
+        self._refused: ops.Relation | None = None
+
+    # -- public
+
+    @property
+    def ready(self) -> bool:
+        """Whether the peer relation is there and Juju serves its data in this hook.
+
+        False before relation-created, in the install hook (where Juju lists the relation
+        but refuses its data) and once the relation is broken. Reads then give defaults
+        and writes raise PeerNotReadyError.
+        """
+        return self._databag() is not None
+
+    def units(self) -> dict[ops.Unit, T]:
+        """Every unit's value in the relation, this unit first, then by unit number.
+
+        Without the relation, this unit alone, with the defaults.
+
+        Raises:
+            TypeError: this PeerState has scope='app'.
+            InvalidStateError: a unit's stored data does not decode; the message names it.
+        """
+        if self._scope != 'unit':
+            raise TypeError(
+                f'units() reads unit databags, but this PeerState of {self._relation_name!r} '
+                "has scope='app'; use get(), or a PeerState with scope='unit'"
+            )
+        unit = self.model.unit
+        result: dict[ops.Unit, T] = {unit: self.get()}
+        relation = self._relation()
+        if relation is None or self._databag() is None:
+            return result
+        for peer in sorted(relation.units, key=_unit_number):
+            databag = relation.data[peer]
+            stored = self._read(databag, peer.name, lenient=False)
+            result[peer] = self._load(stored, self._where(peer.name))
+        return result
+
+    # -- the store
+
+    def _where(self, unit_name: str | None = None) -> str:
+        if self._scope == 'app':
+            databag = 'application databag'
+        else:
+            databag = f'unit databag of {unit_name or self.model.unit.name}'
+        return f'peer relation {self._relation_name!r}, {databag}'
+
+    def _relation(self) -> ops.Relation | None:
+        relation = self.model.get_relation(self._relation_name)
+        if relation is None or not relation.active:
+            return None
+        return relation
+
+    def _databag(self) -> ops.RelationDataContent | None:
+        """This helper's databag, loaded; None when the relation is missing or refused."""
+        relation = self._relation()
+        if relation is None or relation is self._refused:
+            return None
+        entity = self.model.app if self._scope == 'app' else self.model.unit
+        databag = relation.data[entity]
+        try:
+            # Loads the data (one relation-get, cached by ops for the rest of the hook).
+            len(databag)
+        except ops.ModelError as e:
+            # In the install hook Juju lists the peer relation but refuses its data.
+            logger.debug('%s: Juju refused the data (%s)', self._where(), type(e).__name__)
+            self._refused = relation
+            return None
+        return databag
+
+    def _check_writable(self) -> None:
+        if self._relation() is None:
+            raise PeerNotReadyError(
+                f'{self._where()}: the relation is not there yet, so nothing can be written; '
+                f'write from relation-created on, or check {type(self).__name__}.ready first'
+            )
+        if self._scope == 'app' and not self.model.unit.is_leader():
+            raise NotLeaderError(
+                f'{self._where()}: unit {self.model.unit.name} is not the leader and cannot '
+                "write the application databag (scope='app'); guard the write with "
+                "self.unit.is_leader(), or keep per-unit data in scope='unit'"
+            )
+        if self._databag() is None:
+            raise PeerNotReadyError(
+                f'{self._where()}: Juju does not serve the relation data in this hook '
+                '(as in install), so nothing can be written; write from a later hook, or '
+                f'check {type(self).__name__}.ready first'
+            )
+
+    def _stored(self, *, lenient: bool) -> dict[str, Any]:
+        databag = self._databag()
+        if databag is None:
+            return {}
+        return self._read(databag, self.model.unit.name, lenient=lenient)
+
+    def _read(
+        self, databag: ops.RelationDataContent, unit_name: str, *, lenient: bool
+    ) -> dict[str, Any]:
+        keys = self._schema.keys
+        if keys is None:
+            texts = {k: v for k, v in databag.items() if k not in JUJU_UNIT_KEYS}
+        else:
+            texts = {k: databag[k] for k in keys if k in databag}
+
+        # Only this unit's own databag is cached: it is the one read again and again.
+        cache = self._parsed if unit_name == self.model.unit.name else {}
+        values: dict[str, Any] = {}
+        for key, text in texts.items():
+            hit = cache.get(key)
+            if hit is not None and hit[0] == text:
+                values[key] = hit[1]
+                continue
+            try:
+                value = _parse(text)
+            except _Mismatch as e:
+                if lenient:
+                    values[key] = _CORRUPT
+                    continue
+                e.path.insert(0, key)
+                where = self._where(unit_name)
+                raise InvalidStateError(
+                    self._describe_mismatch(e, 'cannot be read', where)
+                ) from None
+            cache[key] = (text, value)
+            values[key] = value
+        return values
+
+    def _check_keys(self, new: dict[str, Any]) -> None:
+        if self._scope == 'unit' and self._schema.keys is None:
+            reserved = sorted(JUJU_UNIT_KEYS.intersection(new))
+            if reserved:
+                raise InvalidStateError(
+                    f'{self._where()}: key {reserved[0]!r} is written by Juju into every unit '
+                    'databag and cannot be stored as state; use another key; nothing was stored'
+                )
+
+    def _write(self, changed: dict[str, Any], removed: list[str]) -> None:
+        databag = self._databag()
+        assert databag is not None  # _check_writable() ran first
+        update = {key: _encoder.encode(value) for key, value in changed.items()}
+        update.update(dict.fromkeys(removed, ''))
+        # One update() is one relation-set, whatever the number of keys.
+        databag.update(update)
+        logger.debug('%s: sent keys %s, removed keys %s', self._where(), sorted(changed), removed)
+
+
+def _unit_number(unit: ops.Unit) -> tuple[str, int]:
+    app, _, number = unit.name.rpartition('/')
+    return app, int(number) if number.isdigit() else -1
+
+
+# ---------------------------------------------------------------------------------------
+# Conversions, for tests and for code that handles databags itself
+
+
+def encode(value: Any) -> dict[str, str]:
+    """The databag form of a value: one key per field, each holding the field's JSON text.
+
+    Every field is included, defaults too. A dict is taken as untyped state.
+
+    Raises:
+        InvalidStateError: the value cannot be stored.
+    """
+    schema = _schema_for(None if isinstance(value, Mapping) else type(value))
+    try:
+        values = schema.dump(value)
+    except _Mismatch as e:
+        raise InvalidStateError(
+            _describe_free(schema, e, 'encode()', 'cannot be stored')
+        ) from None
+    return {key: _encoder.encode(item) for key, item in values.items()}
+
+
+def decode(schema: type[T] | None, data: Mapping[str, str]) -> T:
+    """Build a value from databag data; keys the schema does not know are ignored.
+
+    Raises:
+        InvalidStateError: the data does not decode or does not fit the schema.
+    """
+    compiled = _schema_for(schema)
+    keys = compiled.keys
+    values: dict[str, Any] = {}
+    try:
+        for key, text in data.items():
+            if key in JUJU_UNIT_KEYS or (keys is not None and key not in keys):
+                continue
+            try:
+                values[key] = _parse(text)
+            except _Mismatch as e:
+                e.path.insert(0, key)
+                raise
+        return compiled.load(values)
+    except _Mismatch as e:
+        raise InvalidStateError(
+            _describe_free(compiled, e, 'decode()', 'cannot be read')
+        ) from None
+
+
+def _describe_free(schema: _Schema, e: _Mismatch, where: str, what: str) -> str:
+    if not e.path:
+        return f'{where}: the {schema.label} value {what}: {e.describe()}'
+    key, e.path = e.path[0], e.path[1:]
+    name = schema.names.get(key, key)
+    return f'{where}: field {name!r} (key {key!r}) of {schema.label} {what}: {e.describe()}'
+
+
+def encode_local(key: str, value: Any) -> testing.StoredState:
+    """A ``testing.StoredState`` that seeds ``LocalState(charm, key, ...)`` with a value.
+
+    Example::
+
+        state = testing.State(stored_states={encode_local('counter', Counter(events=3))})
+    """
+    from ops import testing
+
+    schema = _schema_for(None if isinstance(value, Mapping) else type(value))
+    try:
+        content = schema.dump(value)
+    except _Mismatch as e:
+        raise InvalidStateError(
+            _describe_free(schema, e, 'encode_local()', 'cannot be stored')
+        ) from None
+    return testing.StoredState('_stored', owner_path=f'LocalState[{key}]', content=content)
+
+
+def decode_local(state: testing.State, key: str, schema: type[T] | None = None) -> T:
+    """The value ``LocalState(charm, key, schema)`` holds in a ``testing.State``.
+
+    Example::
+
+        counter = decode_local(state_out, 'counter', Counter)
+    """
+    compiled = _schema_for(schema)
+    content: dict[str, Any] = {}
+    for stored in state.stored_states:
+        if stored.owner_path == f'LocalState[{key}]' and stored.name == '_stored':
+            content = dict(stored.content)
+    keys = compiled.keys
+    if keys is not None:
+        content = {k: v for k, v in content.items() if k in keys}
+    try:
+        return compiled.load(content)
+    except _Mismatch as e:
+        raise InvalidStateError(
+            _describe_free(compiled, e, 'decode_local()', 'cannot be read')
+        ) from None
