@@ -11,11 +11,11 @@ import math
 import types
 import typing
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, Generic, Literal, TypeVar, overload
 
 import ops
-from ops.framework import NoSnapshotError
+from ops.storage import NoSnapshotError
 
 if typing.TYPE_CHECKING:
     from ops import testing
@@ -46,6 +46,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 T = TypeVar('T')
+_S = TypeVar('_S')  # T again, for the overloads of __init__ that bind it
 
 # Juju writes these into every unit's databag of a relation; they are never state.
 JUJU_UNIT_KEYS = frozenset({'egress-subnets', 'ingress-address', 'private-address'})
@@ -104,7 +105,7 @@ def _kind(value: object) -> str:
 
 def _json_copy(value: Any) -> Any:
     """A fresh copy of a JSON value, refusing anything JSON cannot carry faithfully."""
-    kind = type(value)
+    kind = type(value)  # pyright: ignore[reportUnknownVariableType]
     if kind is str or kind is int or kind is bool or value is None:
         return value
     if kind is float:
@@ -133,7 +134,7 @@ def _json_item(value: Any, step: str) -> Any:
 
 def _same(a: Any, b: Any) -> bool:
     """Whether two JSON values are equal as JSON values (True is not 1; 1 is 1.0)."""
-    kind = type(a)
+    kind = type(a)  # pyright: ignore[reportUnknownVariableType]
     if kind is not type(b):
         # JSON has a single number type, so 1 and 1.0 are one value; bool is not a number.
         numbers = (int, float)
@@ -180,7 +181,7 @@ def _dump_int(value: Any) -> int:
 
 def _load_float(value: Any) -> float:
     # An int is a valid float, as in JSON and in Python's own typing rules.
-    kind = type(value)
+    kind = type(value)  # pyright: ignore[reportUnknownVariableType]
     if kind is float:
         return value
     if kind is int:
@@ -281,7 +282,7 @@ def _list_codec(item: _Codec) -> _Codec:
         if type(value) is not list:
             raise _Mismatch(label, _kind(value))
         out: list[Any] = []
-        for i, element in enumerate(value):  # pyright: ignore[reportUnknownVariableType]
+        for i, element in enumerate(typing.cast('list[Any]', value)):
             try:
                 out.append(step(element))
             except _Mismatch as e:
@@ -299,7 +300,7 @@ def _dict_codec(item: _Codec) -> _Codec:
         if type(value) is not dict:
             raise _Mismatch(label, _kind(value))
         out: dict[str, Any] = {}
-        for key, element in value.items():  # pyright: ignore[reportUnknownVariableType]
+        for key, element in typing.cast('dict[Any, Any]', value).items():
             if type(key) is not str:
                 raise _Mismatch('a dict with str keys', f'a {_kind(key)} key')
             try:
@@ -359,7 +360,7 @@ def _dataclass_codec(cls: type, where: str) -> _Codec:
     def load(value: Any) -> Any:
         if type(value) is not dict:
             raise _Mismatch(f'a dict for {cls.__name__}', _kind(value))
-        return _load_fields(cls, fields, value, top=False)
+        return _load_fields(cls, fields, typing.cast('dict[str, Any]', value), top=False)
 
     def dump(value: Any) -> dict[str, Any]:
         if not isinstance(value, cls):
@@ -438,7 +439,8 @@ def _codec_for(hint: Any, where: str) -> _Codec:
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass_codec(hint, where)
 
-    name = getattr(hint, '__name__', None) or repr(hint)
+    shown = typing.cast(object, hint)
+    name: str = getattr(shown, '__name__', None) or repr(shown)
     raise TypeError(
         f'{where} has type {name}, which cannot be stored; supported types are '
         f'{_SUPPORTED}. For anything richer, use a pydantic model as the schema'
@@ -452,8 +454,8 @@ class _Schema:
     turn those into text (PeerState) or keep them as they are (LocalState).
     """
 
-    #: The schema's class, or None for untyped state.
-    cls: type | None = None
+    #: Names the schema in messages.
+    label: str = 'dict'
     #: The databag keys this schema owns; None means every key.
     keys: frozenset[str] | None = None
     #: The JSON value of each key in the empty state (a missing key reads as this).
@@ -461,30 +463,29 @@ class _Schema:
     #: Key to attribute name, for messages.
     names: Mapping[str, str] = types.MappingProxyType({})
 
-    @property
-    def label(self) -> str:
-        return self.cls.__name__ if self.cls else 'dict'
-
     def load(self, values: dict[str, Any]) -> Any:
         """Build a fresh value from the JSON values of the keys that are stored."""
-        return {key: _json_item(value, f'[{key!r}]') for key, value in values.items()}
+        return {key: _json_item(value, key) for key, value in values.items()}
 
     def dump(self, value: Any) -> dict[str, Any]:
         """The JSON value of every key of a value."""
         if not isinstance(value, Mapping):
             raise _Mismatch('a dict', _kind(value))
         out: dict[str, Any] = {}
-        for key, item in value.items():  # pyright: ignore[reportUnknownVariableType]
+        for key, item in typing.cast('Mapping[Any, Any]', value).items():
             if type(key) is not str:
                 raise _Mismatch('a dict with str keys', f'a {_kind(key)} key')
-            out[key] = _json_item(item, f'[{key!r}]')
+            out[key] = _json_item(item, key)
         return out
 
 
 class _DataclassSchema(_Schema):
-    def __init__(self, cls: type):
+    cls: type[Any]
+
+    def __init__(self, cls: type[Any]):
         where = f'schema {cls.__name__}'
         self.cls = cls
+        self.label = cls.__name__
         self._fields = _dataclass_fields(cls, where)
         for field in self._fields:
             if field.required:
@@ -494,13 +495,13 @@ class _DataclassSchema(_Schema):
                 )
         self.keys = frozenset(field.key for field in self._fields)
         self.names = {field.key: field.name for field in self._fields}
-        self.defaults = _defaults(self, where)
+        self.defaults = _defaults(self, cls, where)
 
     def load(self, values: dict[str, Any]) -> Any:
-        return _load_fields(self.cls, self._fields, values, top=True)  # pyright: ignore[reportArgumentType]
+        return _load_fields(self.cls, self._fields, values, top=True)
 
     def dump(self, value: Any) -> dict[str, Any]:
-        if not isinstance(value, self.cls):  # pyright: ignore[reportArgumentType]
+        if not isinstance(value, self.cls):
             raise _Mismatch(self.label, _kind(value))
         return _dump_fields(self._fields, value, top=True)
 
@@ -508,9 +509,13 @@ class _DataclassSchema(_Schema):
 class _PydanticSchema(_Schema):
     """A pydantic (v2) model, recognised by its methods so that pydantic is never imported."""
 
-    def __init__(self, cls: type):
+    cls: type[Any]
+
+    def __init__(self, cls: type[Any]):
         where = f'schema {cls.__name__}'
         self.cls = cls
+        self.label = cls.__name__
+        self._validate: Callable[[dict[str, Any]], Any] = cls.model_validate
         model_fields: dict[str, Any] = getattr(cls, 'model_fields', {})
         names: dict[str, str] = {}
         for name, info in model_fields.items():
@@ -525,19 +530,19 @@ class _PydanticSchema(_Schema):
             names[key] = name
         self.names = names
         self.keys = frozenset(names)
-        self.defaults = _defaults(self, where)
+        self.defaults = _defaults(self, cls, where)
 
     def load(self, values: dict[str, Any]) -> Any:
         # pydantic may keep the very containers it is given (for Any fields, say); give it
         # copies, since the values come from a cache that the next read uses again.
         fresh = {k: _json_item(v, k) if type(v) in (list, dict) else v for k, v in values.items()}
         try:
-            return self.cls.model_validate(fresh)  # type: ignore
+            return self._validate(fresh)
         except ValueError as e:
             raise _pydantic_mismatch(e) from None
 
     def dump(self, value: Any) -> dict[str, Any]:
-        if not isinstance(value, self.cls):  # pyright: ignore[reportArgumentType]
+        if not isinstance(value, self.cls):
             raise _Mismatch(self.label, _kind(value))
         try:
             dumped: dict[str, Any] = value.model_dump(mode='json', by_alias=True, warnings=False)
@@ -546,7 +551,7 @@ class _PydanticSchema(_Schema):
             raise _Mismatch('a value pydantic can serialise', type(e).__name__) from None
 
         out: dict[str, Any] = {}
-        for key in self.keys:
+        for key in self.names:
             if key in dumped:
                 try:
                     out[key] = _json_copy(dumped[key])
@@ -557,7 +562,7 @@ class _PydanticSchema(_Schema):
         # Assignments are not validated by default, so a wrong type would only show up at
         # the next read, in another hook; validate what would be stored instead.
         try:
-            self.cls.model_validate(out)  # type: ignore
+            self._validate(out)
         except ValueError as e:
             raise _pydantic_mismatch(e) from None
         return out
@@ -568,7 +573,10 @@ def _pydantic_mismatch(error: ValueError) -> _Mismatch:
     errors_of = getattr(error, 'errors', None)
     details: list[dict[str, Any]] = []
     if callable(errors_of):
-        details = errors_of(include_input=False, include_url=False, include_context=False)
+        details = typing.cast(
+            'list[dict[str, Any]]',
+            errors_of(include_input=False, include_url=False, include_context=False),
+        )
     if not details:
         return _Mismatch('a valid value', f'a value refused with {type(error).__name__}')
 
@@ -580,14 +588,12 @@ def _pydantic_mismatch(error: ValueError) -> _Mismatch:
     return mismatch
 
 
-def _defaults(schema: _Schema, where: str) -> Mapping[str, Any]:
-    assert schema.cls is not None
+def _defaults(schema: _Schema, cls: type[Any], where: str) -> Mapping[str, Any]:
     try:
-        empty = schema.cls()
+        empty = cls()
     except Exception as e:
         raise TypeError(
-            f'{where}: {schema.cls.__name__}() must build the empty state, '
-            f'but raised {type(e).__name__}'
+            f'{where}: {cls.__name__}() must build the empty state, but raised {type(e).__name__}'
         ) from None
     try:
         return types.MappingProxyType(schema.dump(empty))
@@ -601,16 +607,17 @@ _UNTYPED = _Schema()
 _schemas: weakref.WeakKeyDictionary[type, _Schema] = weakref.WeakKeyDictionary()
 
 
-def _schema_for(cls: type | None) -> _Schema:
+def _schema_for(cls: object) -> _Schema:
     """The compiled schema of a class, built once per class and process."""
     if cls is None or cls is dict:
         return _UNTYPED
+    if not isinstance(cls, type):
+        raise TypeError(f'a schema must be a class, not {_kind(cls)}')
+    cls = typing.cast('type[Any]', cls)
     schema = _schemas.get(cls)
     if schema is not None:
         return schema
 
-    if not isinstance(cls, type):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise TypeError(f'a schema must be a class, not {_kind(cls)}')
     if dataclasses.is_dataclass(cls):
         schema = _DataclassSchema(cls)
     elif callable(getattr(cls, 'model_validate', None)) and callable(
@@ -654,7 +661,6 @@ _CORRUPT = _Corrupt()
 
 # Per framework (that is, per charm instance): which keys of which databag each helper
 # claims, so that two helpers cannot silently overwrite each other's fields.
-_ALL_KEYS = None
 _claims: weakref.WeakKeyDictionary[ops.Framework, dict[str, list[frozenset[str] | None]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -664,7 +670,7 @@ def _claim(framework: ops.Framework, databag: str, keys: frozenset[str] | None) 
     """Record a helper's keys on a databag; returns how many helpers claimed it before."""
     claims = _claims.setdefault(framework, {}).setdefault(databag, [])
     for other in claims:
-        if other is _ALL_KEYS or keys is _ALL_KEYS:
+        if other is None or keys is None:
             raise TypeError(
                 f'two helpers of this charm store state in {databag} and one of them is '
                 'untyped (schema=None), which claims every key; give both a schema with '
@@ -730,7 +736,7 @@ class _StateHelper(ops.Object, Generic[T]):
         self._store_changes(stored, new)
 
     @contextlib.contextmanager
-    def edit(self) -> Iterator[T]:
+    def edit(self) -> Generator[T, None, None]:
         """Yield a fresh value to change in place; on a clean exit, store what changed.
 
         If the block raises, nothing is stored and the exception goes on. The errors of a
@@ -822,10 +828,11 @@ class LocalState(_StateHelper[T]):
     ) -> None: ...
 
     @overload
-    def __init__(self: LocalState[T], charm: ops.Object, key: str, schema: type[T]) -> None: ...
+    def __init__(self: LocalState[_S], charm: ops.Object, key: str, schema: type[_S]) -> None: ...
 
     def __init__(self, charm: ops.Object, key: str, schema: type[T] | None = None):
-        if not isinstance(key, str) or not key or any(c in key for c in '/[]'):  # pyright: ignore[reportUnnecessaryIsInstance]
+        # The key becomes part of a handle path, which '/' and brackets would break.
+        if not key or any(c in key for c in '/[]'):
             raise ValueError(
                 f'LocalState key {key!r} must be a non-empty str without "/", "[" or "]"'
             )
@@ -893,10 +900,10 @@ class PeerState(_StateHelper[T]):
 
     @overload
     def __init__(
-        self: PeerState[T],
+        self: PeerState[_S],
         charm: ops.Object,
         relation_name: str,
-        schema: type[T],
+        schema: type[_S],
         *,
         scope: Literal['app', 'unit'] = 'app',
     ) -> None: ...
@@ -1100,7 +1107,7 @@ def encode(value: Any) -> dict[str, str]:
     Raises:
         InvalidStateError: the value cannot be stored.
     """
-    schema = _schema_for(None if isinstance(value, Mapping) else type(value))
+    schema = _schema_of(value)
     try:
         values = schema.dump(value)
     except _Mismatch as e:
@@ -1108,6 +1115,11 @@ def encode(value: Any) -> dict[str, str]:
             _describe_free(schema, e, 'encode()', 'cannot be stored')
         ) from None
     return {key: _encoder.encode(item) for key, item in values.items()}
+
+
+def _schema_of(value: object) -> _Schema:
+    """The schema of a value to encode: its class, or untyped for a mapping."""
+    return _UNTYPED if isinstance(value, Mapping) else _schema_for(type(value))
 
 
 def decode(schema: type[T] | None, data: Mapping[str, str]) -> T:
@@ -1152,7 +1164,7 @@ def encode_local(key: str, value: Any) -> testing.StoredState:
     """
     from ops import testing
 
-    schema = _schema_for(None if isinstance(value, Mapping) else type(value))
+    schema = _schema_of(value)
     try:
         content = schema.dump(value)
     except _Mismatch as e:
