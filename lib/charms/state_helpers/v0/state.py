@@ -1,4 +1,211 @@
-"""DOCSTRING PLACEHOLDER."""
+r"""Typed, persistent state for charms: in the unit database, or in a peer relation.
+
+A charm is a fresh Python process for every Juju event, so whatever it must remember has to be
+stored, and where it is stored decides how long it lives. This library gives each lifetime a
+typed helper. You declare a dataclass (or a pydantic model), and read and write instances of
+it; the library handles the JSON, the databag rules of Juju and the failure modes that
+hand-written databag code gets wrong: lost writes, crashes in ``install``, follower writes
+that Juju drops, falsy values that vanish, and data that only fails when it is read back.
+
+Getting it
+==========
+
+Add it to ``charmcraft.yaml`` and run ``charmcraft fetch-libs``::
+
+    charm-libs:
+      - lib: state-helpers.state
+        version: "0"
+
+or fetch it once with ``charmcraft fetch-lib charms.state_helpers.v0.state``. It needs only
+``ops`` (2.23 or later, or ops 3) and Python 3.10 or later.
+
+Quick start
+===========
+
+::
+
+    import dataclasses
+    import secrets
+
+    import ops
+    from charms.state_helpers.v0.state import LocalState, PeerState
+
+    @dataclasses.dataclass
+    class ClusterState:          # one per application, written by the leader
+        token: str = ''
+        members: list[str] = dataclasses.field(default_factory=list)
+
+    @dataclasses.dataclass
+    class Progress:              # one per unit, lives with its machine or container
+        migrated: bool = False
+        attempts: int = 0
+
+    class MyCharm(ops.CharmBase):
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework)
+            self.cluster = PeerState(self, 'cluster', ClusterState)  # a peer in metadata
+            self.progress = LocalState(self, 'progress', Progress)
+            framework.observe(self.on.leader_elected, self._on_leader_elected)
+            framework.observe(self.on.start, self._on_start)
+
+        def _on_leader_elected(self, event: ops.LeaderElectedEvent):
+            if not self.cluster.ready:   # no peer relation yet, or the install hook
+                return
+            with self.cluster.edit() as state:      # stores what changed, on a clean exit
+                if not state.token:
+                    state.token = secrets.token_hex(16)
+
+        def _on_start(self, event: ops.StartEvent):
+            with self.progress.edit() as progress:
+                progress.attempts += 1
+            token = self.cluster.get().token        # '' until the leader has set it
+
+Every field needs a default: ``ClusterState()`` is the state before anything was stored, and
+it is what ``get()`` returns while the peer relation is not there.
+
+Lifetimes
+=========
+
+===========================  ==============================  ====================================
+helper                       lives as long as                who writes; who reads
+===========================  ==============================  ====================================
+``LocalState``               the machine or container        this unit; this unit
+``PeerState(scope='app')``   the application                 the leader; every unit
+``PeerState(scope='unit')``  the unit's membership of the    this unit; every unit (``units()``)
+                             application
+===========================  ==============================  ====================================
+
+``LocalState`` lives in the ops unit database (``ops.StoredState``). On Kubernetes the
+container is recreated on every charm upgrade, and the unit database with it: keep in
+``LocalState`` only what the unit can rebuild, and anything that must survive in a
+``PeerState``.
+
+Reading and writing
+===================
+
+``get()``
+    The stored value, as a fresh object: changing it stores nothing. Keys that are absent
+    read as the field's default. Reading never writes.
+``set(value)``
+    Stores a whole value. The new value is compared with the stored one key by key, as JSON
+    values (not as text), and only the keys that changed are sent, in a single
+    ``relation-set``; when nothing changed, nothing is sent.
+``edit()``
+    A context manager that yields a fresh value; on a clean exit, what changed is stored as
+    by ``set()``; if the block raises, nothing is stored and the exception goes on. The
+    errors of a write that cannot succeed are raised on entry, before the block runs.
+``clear()``
+    Removes every key the helper stored; the next ``get()`` gives the defaults.
+``PeerState.ready``
+    Whether the relation is there and Juju serves its data in this hook. It is False before
+    ``relation-created``, in ``install`` (Juju lists the peer relation there but refuses its
+    data) and once the relation is broken.
+``PeerState.units()``
+    For ``scope='unit'``: every unit's value, this unit first, then by unit number. Without
+    the relation, this unit alone, with the defaults.
+
+Schemas
+=======
+
+A schema is a dataclass, a pydantic (v2) model, or ``None`` for a ``dict`` of JSON values.
+Schemas are checked when the helper is built, so mistakes fail at charm start-up with a
+``TypeError`` that names the field, not at the first read. Dataclass fields may be ``str``,
+``int``, ``float``, ``bool``, ``None``, ``Any`` (JSON values), ``Optional[X]``, ``X | Y``,
+``Literal[...]`` of str, int or bool, ``enum.Enum`` subclasses (stored by value), nested
+dataclasses (whose fields may lack defaults), ``list[X]`` and ``dict[str, X]``. Values are
+checked both ways: a ``bool`` is not an ``int``, an ``int`` is a valid ``float``. For
+anything richer (datetimes, validators, constrained types), use a pydantic model; it is
+validated on read and on write, and pydantic is never imported by this library.
+
+Each top-level field is one databag key: its name, or ``metadata={'alias': 'key-name'}`` for
+a dataclass field, or the alias of a pydantic field, as with ops ``Relation.save`` and
+``Relation.load``. Several helpers may share a databag (a charm's state and a library's,
+say) when their keys differ; a helper that claims a key another helper of the same charm
+claims on that databag is a ``TypeError``, and an untyped helper claims every key.
+
+Wire format
+===========
+
+In a peer databag each field is one key holding the field's JSON text, so ``Relation.save``
+and ``Relation.load`` read and write the same data. Keys the schema does not know are ignored
+and never touched, and Juju's own unit keys (``egress-subnets``, ``ingress-address``,
+``private-address``) are never read as state, not even with ``schema=None``. In the unit
+database, a ``LocalState`` keeps the same JSON values (plain dicts, lists, strings and
+numbers) in the ``StoredState`` named ``_stored`` of the object ``LocalState[<key>]``; its
+data is found by its key alone, so renaming the charm class or subclassing the helper keeps
+it. Values that JSON cannot carry faithfully (NaN, infinities, dicts with non-string keys,
+objects of other types) are refused with ``InvalidStateError`` before anything is stored.
+
+An absent key reads as the field's default, and a field whose value equals its default while
+its key is absent sends nothing. So a schema's defaults are part of its wire format: change a
+default, and every databag that never wrote that field reads the new one. A field that was
+stored and is set back to its default is written, so it keeps that value.
+
+Errors
+======
+
+Every error derives from ``StateError``, and every message names the relation or key, the
+databag and the field, and the way out, but never the stored value: state often holds
+credentials, and an uncaught error ends up in the Juju debug log.
+
+=======================  ===============================================================
+``PeerNotReadyError``    A write while the peer relation is not there, or while Juju
+                         refuses its data (``install``). Wait for ``relation-created``,
+                         or check ``ready``.
+``NotLeaderError``       An application-scope write from a unit that is not the leader.
+                         Guard it with ``self.unit.is_leader()``.
+``InvalidStateError``    Stored data that is not JSON or does not fit the schema (on
+                         read; it is never overwritten silently: ``set()`` a whole value
+                         or ``clear()``), or a value that cannot be stored (on write;
+                         nothing is stored). It is also a ``ValueError``.
+``TypeError``            At construction: a schema field without a default or of a type
+                         that cannot be stored, or a key two helpers claim.
+``ValueError``           At construction: a ``scope`` other than ``'app'`` and ``'unit'``,
+                         a relation that is not a declared peer, or a ``LocalState`` key
+                         that is empty or holds ``/``, ``[`` or ``]``.
+=======================  ===============================================================
+
+Transactions
+============
+
+Juju applies relation data only when the hook succeeds, and ops commits the unit database
+only at the end of a successful event. So when an exception ends the hook, both the peer
+writes and the ``LocalState`` writes of that hook are discarded, together.
+
+Cost
+====
+
+At most one ``relation-get`` per databag per hook (ops caches it, and this library parses
+each key once per hook), one ``relation-set`` per written databag and none when nothing
+changed, no ``is-leader`` beyond the one ops caches, and no hook command at all for
+``LocalState``. Importing the library loads nothing beyond the standard library and ops.
+
+Testing a charm that uses it
+============================
+
+With ``ops.testing``, seed and read state in one line each, without knowing the layout::
+
+    from ops import testing
+    from charms.state_helpers.v0.state import decode, decode_local, encode, encode_local
+
+    def test_start_counts_attempts():
+        ctx = testing.Context(MyCharm)
+        peer = testing.PeerRelation('cluster', local_app_data=encode(ClusterState(token='t')))
+        state_in = testing.State(
+            relations={peer}, stored_states={encode_local('progress', Progress(attempts=2))}
+        )
+
+        state_out = ctx.run(ctx.on.start(), state_in)
+
+        assert decode_local(state_out, 'progress', Progress).attempts == 3
+        app_data = state_out.get_relation(peer.id).local_app_data
+        assert decode(ClusterState, app_data).token == 't'
+
+``encode(value)`` gives the databag form of a value (every field, defaults too) and
+``decode(schema, data)`` reads one back; ``encode_local(key, value)`` gives the
+``testing.StoredState`` that seeds ``LocalState(charm, key, ...)``, and
+``decode_local(state, key, schema)`` reads its value from a ``testing.State``.
+"""
 
 from __future__ import annotations
 
