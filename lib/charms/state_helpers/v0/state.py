@@ -1008,7 +1008,12 @@ class _StateHelper(ops.Object, Generic[T]):
         key = e.path[0]
         e.path = e.path[1:]
         name = self._schema.names.get(key)
-        field = f'field {name!r} (key {key!r})' if name and name != key else f'key {key!r}'
+        if name is None:
+            field = f'key {key!r}'
+        elif name == key:
+            field = f'field {name!r}'
+        else:
+            field = f'field {name!r} (key {key!r})'
         hint = (
             'store a whole value with set(), or remove it with clear()'
             if what == 'cannot be read'
@@ -1253,7 +1258,11 @@ class PeerState(_StateHelper[T]):
         if keys is None:
             texts = {k: v for k, v in databag.items() if k not in JUJU_UNIT_KEYS}
         else:
-            texts = {k: databag[k] for k in keys if k in databag}
+            texts: dict[str, str] = {}
+            for key in keys:
+                text = databag.get(key)
+                if text is not None:
+                    texts[key] = text
 
         # Only this unit's own databag is cached: it is the one read again and again.
         cache = self._parsed if unit_name == self.model.unit.name else {}
