@@ -1050,7 +1050,14 @@ class LocalState(_StateHelper[T]):
             )
         self._schema = _schema_for(schema)
         self._key = key
-        _claim(charm.framework, f'LocalState {key!r}', self._schema.keys)
+
+        # One object of the framework per key holds the data, so a key has one owner.
+        databag = f'LocalState {key!r}'
+        if _claims.get(charm.framework, {}).get(databag):
+            raise TypeError(
+                f'two LocalStates of this charm use the key {key!r}; give each its own key'
+            )
+        _claim(charm.framework, databag, self._schema.keys)
 
         # Hang off the framework, not the charm, so the handle path is 'LocalState[key]':
         # renaming the charm class or subclassing this one keeps the data where it was.
