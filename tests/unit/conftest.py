@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+import pytest
+from scaffold import Hook, Spy
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
+    return Spy(monkeypatch)
+
+
+@pytest.fixture
+def hook(spy: Spy) -> Hook:
+    return Hook(spy)
