@@ -11,9 +11,8 @@ from typing import Any
 
 import ops
 import pydantic
-from ops import testing
-
 from charms.state_helpers.v0.state import LocalState, PeerState
+from ops import testing
 
 META: dict[str, Any] = {
     'name': 'host',
@@ -97,7 +96,11 @@ def peer_relation(
     if where == 'app':
         kwargs['local_app_data'] = texts
     elif where == 'unit':
-        kwargs['local_unit_data'] = {**JUJU_UNIT_DATA, **kwargs.get('local_unit_data', {}), **texts}
+        kwargs['local_unit_data'] = {
+            **JUJU_UNIT_DATA,
+            **kwargs.get('local_unit_data', {}),
+            **texts,
+        }
     return testing.PeerRelation('peers', **kwargs)
 
 
@@ -105,7 +108,9 @@ def seeded(where: str, data: Mapping[str, Any] | None = None, **state: Any) -> t
     """A State in which the helper at `where` finds `data` (JSON values) stored."""
     state.setdefault('leader', True)
     if where == 'local':
-        stored = testing.StoredState('_stored', owner_path='LocalState[state]', content=dict(data or {}))
+        stored = testing.StoredState(
+            '_stored', owner_path='LocalState[state]', content=dict(data or {})
+        )
         return testing.State(stored_states={stored}, relations={peer_relation()}, **state)
     return testing.State(relations={peer_relation(where, data)}, **state)
 

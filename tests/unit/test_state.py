@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from charms.state_helpers.v0.state import InvalidStateError, StateError
 from scaffold import (
     FLAVOURS,
     JUJU_UNIT_KEYS,
@@ -17,8 +18,6 @@ from scaffold import (
     raw,
     seeded,
 )
-
-from charms.state_helpers.v0.state import InvalidStateError, StateError
 
 flavours = pytest.mark.parametrize('flavour', FLAVOURS, ids=lambda f: f.id)
 where_param = pytest.mark.parametrize('where', WHERES)
@@ -118,7 +117,7 @@ def test_edit_stores_what_the_block_changed(hook: Hook, flavour: Flavour, where:
 @flavours
 @where_param
 def test_edit_stores_nothing_when_the_block_raises(hook: Hook, flavour: Flavour, where: str):
-    class Boom(Exception):
+    class BoomError(Exception):
         pass
 
     def edit(h: Any) -> None:
@@ -127,11 +126,11 @@ def test_edit_stores_nothing_when_the_block_raises(hook: Hook, flavour: Flavour,
                 value.replicas = 5
             else:
                 value['replicas'] = 5
-            raise Boom()
+            raise BoomError()
 
     state = seeded(where, {'name': 'db', 'replicas': 2})
     result = hook(lambda c: helper(c, where, flavour.schema), edit, state)
-    result.raised(Boom)
+    result.raised(BoomError)
     assert raw(result.out, where) == {'name': 'db', 'replicas': 2}
 
 
@@ -209,4 +208,3 @@ def test_stored_keys_missing_read_as_defaults(hook: Hook, flavour: Flavour, wher
     state = seeded(where, {'name': 'db'})
     result = hook(lambda c: helper(c, where, flavour.schema), lambda h: h.get(), state)
     assert result.value == flavour.make(name='db', replicas=1, tags=[])
-
