@@ -5,8 +5,8 @@ from scaffold import Hook, Spy
 
 
 @pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
-    return Spy(monkeypatch)
+def spy() -> Spy:
+    return Spy()
 
 
 @pytest.fixture
