@@ -94,7 +94,7 @@ def peer_relation(
     """A peer relation whose `where` databag holds `data` (JSON values, stored as text)."""
     texts = {key: json.dumps(value) for key, value in (data or {}).items()}
     if where == 'app':
-        kwargs['local_app_data'] = texts
+        kwargs['local_app_data'] = {**kwargs.get('local_app_data', {}), **texts}
     elif where == 'unit':
         kwargs['local_unit_data'] = {
             **JUJU_UNIT_DATA,
