@@ -323,12 +323,17 @@ def _json_copy(value: Any) -> Any:
         return [_json_item(item, f'[{i}]') for i, item in enumerate(value)]
     if kind is dict:
         copy: dict[str, Any] = {}
-        for key, item in value.items():
+        for i, (key, item) in enumerate(value.items()):
             if type(key) is not str:
                 raise _Mismatch('a dict with str keys', f'a {_kind(key)} key')
-            copy[key] = _json_item(item, f'[{key!r}]')
+            copy[key] = _json_item(item, _dict_step(i))
         return copy
     raise _Mismatch('a JSON value', _kind(value))
+
+
+def _dict_step(index: int) -> str:
+    # A dict key is stored data too (a user name, a token), so a path names its position.
+    return f'[<key {index}>]'
 
 
 def _json_item(value: Any, step: str) -> Any:
@@ -507,13 +512,13 @@ def _dict_codec(item: _Codec) -> _Codec:
         if type(value) is not dict:
             raise _Mismatch(label, _kind(value))
         out: dict[str, Any] = {}
-        for key, element in typing.cast('dict[Any, Any]', value).items():
+        for i, (key, element) in enumerate(typing.cast('dict[Any, Any]', value).items()):
             if type(key) is not str:
                 raise _Mismatch('a dict with str keys', f'a {_kind(key)} key')
             try:
                 out[key] = step(element)
             except _Mismatch as e:
-                e.path.insert(0, f'[{key!r}]')
+                e.path.insert(0, _dict_step(i))
                 raise
         return out
 
@@ -754,8 +759,7 @@ class _PydanticSchema(_Schema):
         try:
             dumped: dict[str, Any] = value.model_dump(mode='json', by_alias=True, warnings=False)
         except Exception as e:
-            # Serialising fails on values pydantic cannot turn into JSON.
-            raise _Mismatch('a value pydantic can serialise', type(e).__name__) from None
+            raise self._unserialisable(value, e) from None
 
         out: dict[str, Any] = {}
         for key in self.names:
@@ -769,10 +773,32 @@ class _PydanticSchema(_Schema):
         # Assignments are not validated by default, so a wrong type would only show up at
         # the next read, in another hook; validate what would be stored instead.
         try:
-            self._validate(out)
+            stored = self._validate(out)
         except ValueError as e:
             raise _pydantic_mismatch(e) from None
+
+        # pydantic's JSON mode quietly turns NaN into null and int dict keys into strings
+        # where a field allows Any; what reads back must be what was given.
+        for key, name in self.names.items():
+            if key in out and getattr(stored, name) != getattr(value, name):
+                mismatch = _Mismatch(
+                    'a value that JSON carries faithfully',
+                    'one that reads back different (NaN, infinity or a non-str dict key)',
+                )
+                mismatch.path = [key]
+                raise mismatch
         return out
+
+    def _unserialisable(self, value: Any, error: Exception) -> _Mismatch:
+        """Find the field pydantic cannot serialise, by serialising one field at a time."""
+        mismatch = _Mismatch('a value pydantic can serialise', type(error).__name__)
+        for key, name in self.names.items():
+            try:
+                value.model_dump(mode='json', include={name}, warnings=False)
+            except Exception:
+                mismatch.path = [key]
+                break
+        return mismatch
 
 
 def _pydantic_mismatch(error: ValueError) -> _Mismatch:
@@ -788,10 +814,19 @@ def _pydantic_mismatch(error: ValueError) -> _Mismatch:
         return _Mismatch('a valid value', f'a value refused with {type(error).__name__}')
 
     first = details[0]
-    loc = [str(step) for step in first.get('loc', ())]
-    mismatch = _Mismatch('a valid value', f'a value refused: {first.get("msg", "invalid")}')
+    kind = str(first.get('type', 'invalid'))
+    # The messages of custom validators may quote the value; pydantic's own do not.
+    if kind in ('value_error', 'assertion_error'):
+        reason = f'a value a validator refused ({kind})'
+    else:
+        reason = f'a value refused: {first.get("msg", kind)}'
+    mismatch = _Mismatch('a valid value', reason)
+
+    # Past the field, a str step may be a dict key, which is stored data: show positions.
+    loc: tuple[Any, ...] = tuple(first.get('loc', ()))
     if loc:
-        mismatch.path = [loc[0], *(f'[{step}]' for step in loc[1:])]
+        steps = [f'[{step}]' if type(step) is int else '[<key>]' for step in loc[1:]]
+        mismatch.path = [str(loc[0]), *steps]
     return mismatch
 
 
