@@ -146,7 +146,9 @@ Errors
 
 Every error derives from ``StateError``, and every message names the relation or key, the
 databag and the field, and the way out, but never the stored value: state often holds
-credentials, and an uncaught error ends up in the Juju debug log.
+credentials, and an uncaught error ends up in the Juju debug log. For the same reason a
+place inside a dict is named by position (``[<key 2>]``), not by its key, and the messages
+of a pydantic model's own validators are not quoted.
 
 =======================  ===============================================================
 ``PeerNotReadyError``    A write while the peer relation is not there, or while Juju
@@ -159,7 +161,8 @@ credentials, and an uncaught error ends up in the Juju debug log.
                          or ``clear()``), or a value that cannot be stored (on write;
                          nothing is stored). It is also a ``ValueError``.
 ``TypeError``            At construction: a schema field without a default or of a type
-                         that cannot be stored, or a key two helpers claim.
+                         that cannot be stored, a databag key two helpers claim, or a
+                         ``LocalState`` key used by two helpers.
 ``ValueError``           At construction: a ``scope`` other than ``'app'`` and ``'unit'``,
                          a relation that is not a declared peer, or a ``LocalState`` key
                          that is empty or holds ``/``, ``[`` or ``]``.
