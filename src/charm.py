@@ -55,7 +55,7 @@ class EventCounter:
 class StateHelpersCharm(ops.CharmBase):
     """Keeps a cluster token, a record per unit and an event counter."""
 
-    def __init__(self, framework: ops.Framework):
+    def __init__(self, framework: ops.Framework) -> None:
         super().__init__(framework)
         self.cluster = PeerState(self, PEER, ClusterState, scope='app')
         self.record = PeerState(self, PEER, UnitRecord, scope='unit')
@@ -116,6 +116,7 @@ class StateHelpersCharm(ops.CharmBase):
         binding = self.model.get_binding(PEER)
         if binding is None:
             return ''
+        # network-get fails while the relation is going away; the record then keeps no address.
         try:
             address = binding.network.bind_address
         except ops.ModelError:
