@@ -197,10 +197,15 @@ class LocalModel:
         self.settle()
         return names
 
-    def add_unit(self) -> str:
-        """Add one unit and settle; the name of the new unit."""
+    def add_unit(self, *, settle: bool = True) -> str:
+        """Add one unit; the name of the new unit.
+
+        With `settle=False` its start-up hooks stay queued, so that a test can run an action
+        on the unit before its first hook, as `juju run` may.
+        """
         name = self._add_unit()
-        self.settle()
+        if settle:
+            self.settle()
         return name
 
     def remove_unit(self, unit: str) -> None:
