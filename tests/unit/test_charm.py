@@ -247,16 +247,20 @@ def test_status_waits_for_relation(ctx: testing.Context[StateHelpersCharm]):
 # serves the data, so only the library's tests cover the refusal.
 
 
-def test_install_with_peer_relation(ctx: testing.Context[StateHelpersCharm], clock: float):
+def test_install_with_peer_relation_writes_no_peer_data(
+    ctx: testing.Context[StateHelpersCharm], clock: float
+):
+    # Juju lists the peer relation in install but refuses its data, so the charm waits.
     peer = testing.PeerRelation('cluster')
     state_in = testing.State(leader=True, relations={peer}, networks={network('10.1.2.3')})
 
     state_out = ctx.run(ctx.on.install(), state_in)
 
-    assert unit_data(state_out, peer) == UnitRecord(address='10.1.2.3', joined_at=1700000000.5)
-    assert state_out.unit_status == testing.ActiveStatus(
-        '1 unit; cluster token shared; 1 event here'
-    )
+    relation = state_out.get_relation(peer.id)
+    assert relation.local_app_data == {}
+    assert relation.local_unit_data == peer.local_unit_data
+    assert state_out.unit_status == testing.WaitingStatus('waiting for the cluster peer relation')
+    assert decode_local(state_out, 'events', EventCounter) == EventCounter(1, 'install')
 
 
 def test_install_without_peer_relation(ctx: testing.Context[StateHelpersCharm]):

@@ -218,6 +218,7 @@ import enum
 import json
 import logging
 import math
+import os
 import types
 import typing
 import weakref
@@ -1257,7 +1258,7 @@ class PeerState(_StateHelper[T]):
     def _databag(self) -> ops.RelationDataContent | None:
         """This helper's databag, loaded; None when the relation is missing or refused."""
         relation = self._relation()
-        if relation is None or relation is self._refused:
+        if relation is None or relation is self._refused or _in_install_hook():
             return None
         entity = self.model.app if self._scope == 'app' else self.model.unit
         databag = relation.data[entity]
@@ -1347,8 +1348,24 @@ class PeerState(_StateHelper[T]):
         update = {key: _encoder.encode(value) for key, value in changed.items()}
         update.update(dict.fromkeys(removed, ''))
         # One update() is one relation-set, whatever the number of keys.
-        databag.update(update)
+        try:
+            databag.update(update)
+        except ops.ModelError as e:
+            raise PeerNotReadyError(
+                f'{self._where()}: Juju refused the write ({type(e).__name__}), so nothing '
+                f'was stored; write from a later hook, or check {type(self).__name__}.ready'
+            ) from e
         logger.debug('%s: sent keys %s, removed keys %s', self._where(), sorted(changed), removed)
+
+
+def _in_install_hook() -> bool:
+    """Whether this is the install hook, where Juju lists the peer relation but refuses its data.
+
+    ops 2 reports that refusal as a ModelError on the first read, which the helpers catch.
+    ops 3.9 and later read it as a relation that is gone and give an empty databag, which
+    looks like a relation with no data yet; only the hook's name tells the two apart.
+    """
+    return os.environ.get('JUJU_DISPATCH_PATH') == 'hooks/install'
 
 
 def _unit_number(unit: ops.Unit) -> tuple[str, int]:
