@@ -175,6 +175,13 @@ Juju applies relation data only when the hook succeeds, and ops commits the unit
 only at the end of a successful event. So when an exception ends the hook, both the peer
 writes and the ``LocalState`` writes of that hook are discarded, together.
 
+Logging
+=======
+
+A ``PeerState`` write logs one DEBUG line naming the keys it sent or removed, never their
+values. Nothing else is logged: under ops every log line is a ``juju-log`` hook command, so
+a read, a write that changes nothing and a ``LocalState`` write stay silent.
+
 Cost
 ====
 
@@ -1035,10 +1042,10 @@ class _StateHelper(ops.Object, Generic[T]):
         # Untyped state is the whole dict, so a key that left it is removed; typed state
         # keeps keys it does not know.
         removed = [key for key in stored if key not in new] if self._schema.keys is None else []
+        # Under ops every log line is a juju-log hook command, so a write that sends
+        # nothing logs nothing either.
         if changed or removed:
             self._write(changed, removed)
-        else:
-            logger.debug('%s: nothing changed, nothing sent', self._where())
 
     def _describe_mismatch(self, e: _Mismatch, what: str, where: str | None = None) -> str:
         where = where or self._where()
@@ -1127,9 +1134,8 @@ class LocalState(_StateHelper[T]):
         # restore() swaps the content in; setting dirty makes ops save it at commit.
         self._data.restore(content)
         self._data.dirty = True
-        logger.debug(
-            '%s: stored keys %s, removed keys %s', self._where(), sorted(changed), removed
-        )
+        # No log line: under ops it would be a juju-log hook command, and LocalState makes
+        # none.
 
 
 class PeerState(_StateHelper[T]):
