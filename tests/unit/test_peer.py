@@ -208,7 +208,7 @@ def test_refused_data_in_install_reads_as_missing(
 
 
 @peer_wheres
-def test_refused_data_costs_one_relation_get(hook: Hook, spy: Spy, where: str):
+def test_install_asks_juju_for_no_peer_data(hook: Hook, spy: Spy, where: str):
     spy.refuse_relation_get = True
 
     def everything(h: Any) -> list[str]:
@@ -216,6 +216,19 @@ def test_refused_data_costs_one_relation_get(hook: Hook, spy: Spy, where: str):
 
     result = hook(lambda c: helper(c, where, Settings), everything, seeded(where), event='install')
     assert result.value == ['PeerNotReadyError'] * 3
+    assert spy.commands('relation-get') == []
+
+
+@peer_wheres
+def test_refused_data_in_another_hook_costs_one_relation_get(hook: Hook, spy: Spy, where: str):
+    # Wherever Juju refuses the data, the helper asks once and then reads it as missing.
+    spy.refuse_relation_get = True
+
+    def everything(h: Any) -> tuple[bool, Any, list[str]]:
+        return h.ready, h.get(), [type(e).__name__ for e in collect(h)]
+
+    result = hook(lambda c: helper(c, where, Settings), everything, seeded(where), event='start')
+    assert result.value == (False, Settings(), ['PeerNotReadyError'] * 3)
     assert spy.commands('relation-get') == ['relation-get']
 
 

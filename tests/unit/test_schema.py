@@ -366,3 +366,148 @@ def test_pydantic_write_of_an_invalid_assignment_is_refused(hook: Hook):
     result = hook(lambda c: helper(c, 'app', Limits), write, seeded('app'))
     assert 'port' in str(result.raised(InvalidStateError))
     assert raw(result.out, 'app') == {}
+
+
+# ---------------------------------------------------------------------------------------
+# More schema mistakes, caught at construction
+
+
+@dataclasses.dataclass
+class HiddenField:
+    shown: int = 0
+    hidden: int = dataclasses.field(default=0, init=False)
+
+
+@dataclasses.dataclass
+class EmptyAlias:
+    value: int = dataclasses.field(default=0, metadata={'alias': ''})
+
+
+@dataclasses.dataclass
+class SameKeyTwice:
+    first: int = dataclasses.field(default=0, metadata={'alias': 'key'})
+    second: int = dataclasses.field(default=0, metadata={'alias': 'key'})
+
+
+@dataclasses.dataclass
+class UnresolvedAnnotation:
+    value: Undefined = None  # type: ignore  # noqa: F821
+
+
+@dataclasses.dataclass
+class BrokenDefaults:
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        if self.port == 0:
+            raise ValueError('port 0 is not allowed')
+
+
+@pytest.mark.parametrize(
+    ('schema', 'named'),
+    [
+        (HiddenField, "'hidden'"),
+        (EmptyAlias, "'value'"),
+        (SameKeyTwice, "'key'"),
+        (UnresolvedAnnotation, 'UnresolvedAnnotation'),
+        (BrokenDefaults, 'BrokenDefaults()'),
+    ],
+)
+@pytest.mark.parametrize('where', WHERES)
+def test_schema_mistakes_are_type_errors_at_construction(
+    hook: Hook, where: str, schema: Any, named: str
+):
+    result = hook(lambda c: helper(c, where, schema), lambda h: None, seeded(where))
+    assert named in str(result.raised(TypeError))
+
+
+def test_an_instance_is_not_a_schema(hook: Hook):
+    result = hook(lambda c: helper(c, 'app', Endpoint()), lambda h: None, seeded('app'))
+    assert 'Endpoint' in str(result.raised(TypeError))
+
+
+def test_annotated_fields_store_their_type(hook: Hook):
+    from typing import Annotated
+
+    schema = dataclasses.make_dataclass('Tagged', [('port', Annotated[int, 'a port'], 0)])
+    build = lambda c: helper(c, 'app', schema)  # noqa: E731
+    first = hook(build, lambda h: h.set(schema(port=8)), seeded('app'))
+    assert raw(first.out, 'app') == {'port': 8}
+    wrong = hook(build, lambda h: h.get(), seeded('app', {'port': 'eight'}))
+    assert "'port'" in str(wrong.raised(InvalidStateError))
+
+
+# ---------------------------------------------------------------------------------------
+# Writes check types too: a wrong value is refused before anything is sent
+
+
+WRONG_WRITES = [
+    ('ratio', 'fast', 'float'),
+    ('ratio', True, 'float'),
+    ('count', 1.0, 'int'),
+    ('flag', 0, 'bool'),
+    ('text', None, 'str'),
+    ('colour', 'red', 'Colour'),
+    ('mode', 'c', "one of 'a'"),
+    ('weights', [1.0], 'dict'),
+    ('weights', {1: 1.0}, 'str keys'),
+    ('numbers', (1, 2), 'list'),
+    ('endpoint', {'host': 'h'}, 'Endpoint'),
+    ('maybe', 'seven', 'int | None'),
+]
+
+
+@pytest.mark.parametrize(('field', 'bad', 'expected'), WRONG_WRITES)
+@pytest.mark.parametrize('where', WHERES)
+def test_write_of_a_wrong_type_is_refused(
+    hook: Hook, where: str, field: str, bad: Any, expected: str
+):
+    value = dataclasses.replace(FULL, **{field: bad})
+    result = hook(lambda c: helper(c, where, Everything), lambda h: h.set(value), seeded(where))
+    message = str(result.raised(InvalidStateError))
+    assert f"'{field}'" in message
+    assert expected in message
+    assert raw(result.out, where) == {}
+
+
+@pytest.mark.parametrize('where', WHERES)
+def test_untyped_write_with_a_key_that_is_not_str_is_refused(hook: Hook, where: str):
+    result = hook(lambda c: helper(c, where, None), lambda h: h.set({1: 'one'}), seeded(where))
+    assert 'str keys' in str(result.raised(InvalidStateError))
+    assert raw(result.out, where) == {}
+
+
+@pytest.mark.parametrize('text', ['NaN', 'Infinity', '-Infinity', '{"a": NaN}'])
+@pytest.mark.parametrize('schema', [Everything, None])
+def test_stored_nan_is_not_json(hook: Hook, schema: Any, text: str):
+    state = seeded('app')
+    (relation,) = state.relations
+    relation = dataclasses.replace(relation, local_app_data={'anything': text})
+    result = hook(
+        lambda c: helper(c, 'app', schema),
+        lambda h: h.get(),
+        dataclasses.replace(state, relations={relation}),
+    )
+    message = str(result.raised(InvalidStateError))
+    assert "'anything'" in message
+    assert 'not JSON' in message
+
+
+# ---------------------------------------------------------------------------------------
+# decode() checks as get() does
+
+
+def test_decode_of_text_that_is_not_json_names_the_key():
+    with pytest.raises(InvalidStateError, match="'count'") as info:
+        decode(Everything, {'count': SECRET})
+    assert SECRET[:4] not in str(info.value)
+
+
+def test_decode_of_a_wrong_type_names_field_and_types():
+    with pytest.raises(InvalidStateError, match=r"'flag'.*expected bool, found int"):
+        decode(Everything, {'flag': '1'})
+
+
+def test_encode_of_a_wrong_type_names_the_field():
+    with pytest.raises(InvalidStateError, match="'count'"):
+        encode(dataclasses.replace(FULL, count='many'))  # type: ignore

@@ -381,3 +381,15 @@ def test_peerstate_is_generic_over_its_schema():
     # PeerState[T] is what charm code annotates with; it must stay subscriptable.
     assert PeerState[Creds] is not None
     assert json.loads(encode(Creds())['users']) == []
+
+
+@aliased
+@pytest.mark.parametrize('where', WHERES)
+def test_read_error_of_an_aliased_field_names_field_and_key(
+    hook: Hook, where: str, schema: type[Any]
+):
+    state = seeded(where, {'db-host': 5})
+    result = hook(lambda c: helper(c, where, schema), lambda h: h.get(), state)
+    message = str(result.raised(InvalidStateError))
+    assert "'db_host'" in message
+    assert "'db-host'" in message
