@@ -279,8 +279,10 @@ class LocalModel:
             self._queue.append(_Hook(unit, hook))
         self.settle()
 
-    def run_action(self, unit: str, action: str, params: dict[str, Any] | None = None) -> HookRun:
-        """Run an action on a unit, then settle; its run, with `.action` filled in.
+    def run_action(
+        self, unit: str, action: str, params: dict[str, Any] | None = None, *, settle: bool = True
+    ) -> HookRun:
+        """Run an action on a unit, then settle (unless told not to); its run, with `.action`.
 
         Raises:
             ModelError: if the charm has no such action or a parameter is unknown.
@@ -297,7 +299,8 @@ class LocalModel:
         full.update(params or {})
 
         run = self._dispatch(_Hook(unit, '', action=action, params=full))
-        self.settle()
+        if settle:
+            self.settle()
         return run
 
     def dispatch(
