@@ -170,8 +170,7 @@ class Spy:
     def attach(self, backend: ops.model._ModelBackend) -> None:  # type: ignore
         for name in dir(type(backend)):
             method = getattr(backend, name)
-            # juju-log carries the log lines, which are not state and are checked apart.
-            if not name.startswith('_') and name != 'juju_log' and callable(method):
+            if not name.startswith('_') and callable(method):
                 setattr(backend, name, self._wrap(name, method))
 
     def _wrap(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:

@@ -55,7 +55,11 @@ def test_debug_lines_name_keys_never_values(
         result = hook(lambda c: helper(c, where, schema), write, seeded(where, {'user': SECRET}))
     assert result.error is None
     lines = [r.getMessage() for r in caplog.records if r.name == 'charms.state_helpers.v0.state']
-    assert any("'password'" in line for line in lines)
+    if where == 'local':
+        # A log line is a juju-log hook command, and LocalState makes none.
+        assert lines == []
+    else:
+        assert any("'password'" in line for line in lines)
     for line in lines:
         assert_no_secret(line)
 
