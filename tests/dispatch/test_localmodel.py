@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import sqlite3
 import subprocess
 
 import pytest
@@ -217,7 +217,8 @@ def test_recreating_a_container_replaces_the_unit_database(fixture_model: ModelF
     model.deploy(1)
     model.run_action('fixture/0', 'write', {'target': 'server', 'key': 'k', 'value': 'v'})
     state_db = model.charm_dir('fixture/0') / '.unit-state.db'
-    inode = os.stat(state_db).st_ino
+    with sqlite3.connect(state_db) as db:
+        db.execute('CREATE TABLE marker (x)')
     before = len(model.runs)
 
     model.recreate_container('fixture/0')
@@ -228,7 +229,12 @@ def test_recreating_a_container_replaces_the_unit_database(fixture_model: ModelF
         'config-changed',
         'start',
     ]
-    assert os.stat(state_db).st_ino != inode
+    with sqlite3.connect(state_db) as db:
+        tables = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+    assert 'marker' not in tables
+    assert 'snapshot' in tables
     assert model.server_state('fixture/0') == {'k': 'v'}
     assert model.databag('fixture/0')['private-address'] == '10.1.0.10'
 
