@@ -164,6 +164,7 @@ class Spy:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.refuse_relation_get = False
+        self.refuse_relation_set = False
         self._active = False
         self._depth: dict[str, int] = {}
 
@@ -190,6 +191,8 @@ class Spy:
                 sent = dict(data) if command == 'relation-set' and data is not None else None
                 spy.calls.append(Call(command, sent))
                 if command == 'relation-get' and spy.refuse_relation_get:
+                    raise ops.ModelError('ERROR permission denied')
+                if command == 'relation-set' and spy.refuse_relation_set:
                     raise ops.ModelError('ERROR permission denied')
             spy._depth[command] = spy._depth.get(command, 0) + 1
             try:

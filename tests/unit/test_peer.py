@@ -305,3 +305,20 @@ def test_a_relation_that_is_not_a_peer_is_a_value_error(hook: Hook):
 def test_an_unknown_scope_is_a_value_error(hook: Hook):
     result = hook(lambda c: PeerState(c, 'peers', scope='model'), lambda h: None)  # type: ignore
     assert "'model'" in str(result.raised(ValueError))
+
+
+@pytest.mark.parametrize('action', ['set', 'clear'])
+@peer_wheres
+def test_refused_write_is_peer_not_ready(hook: Hook, spy: Spy, where: str, action: str):
+    spy.refuse_relation_set = True
+
+    def write(h: Any) -> None:
+        if action == 'set':
+            h.set(Settings(name='x'))
+        else:
+            h.clear()
+
+    result = hook(lambda c: helper(c, where, Settings), write, seeded(where, {'name': 'db'}))
+    message = str(result.raised(PeerNotReadyError))
+    assert "'peers'" in message
+    assert 'ready' in message

@@ -56,3 +56,23 @@ def test_a_nested_pydantic_dict_key_is_not_shown(hook: Hook, where: str):
 
 class WithLimits(pydantic.BaseModel):
     limits: dict[str, int] = {}
+
+
+class Consistent(pydantic.BaseModel):
+    low: int = 0
+    high: int = 0
+
+    @pydantic.model_validator(mode='after')
+    def _ordered(self) -> Consistent:
+        if self.low > self.high:
+            raise ValueError(f'low {self.low} above high {self.high}')
+        return self
+
+
+@pytest.mark.parametrize('where', WHERES)
+def test_a_model_validator_refusal_quotes_nothing(hook: Hook, where: str):
+    state = seeded(where, {'low': 987654, 'high': 1})
+    result = hook(lambda c: helper(c, where, Consistent), lambda h: h.get(), state)
+    message = str(result.raised(InvalidStateError))
+    assert 'a validator refused' in message
+    assert '987654' not in message

@@ -511,3 +511,12 @@ def test_decode_of_a_wrong_type_names_field_and_types():
 def test_encode_of_a_wrong_type_names_the_field():
     with pytest.raises(InvalidStateError, match="'count'"):
         encode(dataclasses.replace(FULL, count='many'))  # type: ignore
+
+
+def test_pydantic_fields_sharing_an_alias_are_a_type_error(hook: Hook):
+    class SameAlias(pydantic.BaseModel):
+        first: int = pydantic.Field(default=0, alias='key')
+        second: int = pydantic.Field(default=0, alias='key')
+
+    result = hook(lambda c: helper(c, 'app', SameAlias), lambda h: None, seeded('app'))
+    assert "'key'" in str(result.raised(TypeError))
