@@ -94,6 +94,16 @@ def app_world(schema: type[Any]) -> World:
     return World(UNIT, True, {'app': data, UNIT: {}})
 
 
+def young_app_world(schema: type[Any], stored: int) -> World:
+    """The leader, whose application databag holds only the first ``stored`` fields.
+
+    Fields at their default are never sent, so a young state has few keys.
+    """
+    values = list(stored_values(schema).items())[:stored]
+    data = {key: json.dumps(value) for key, value in values}
+    return World(UNIT, True, {'app': data, UNIT: {}})
+
+
 def units_world(count: int) -> World:
     """A follower among ``count`` units, each of which has stored its record."""
     databags: dict[str, dict[str, str]] = {'app': {}}
@@ -152,6 +162,12 @@ WORKLOADS = [
     Workload(
         'app state, 200 fields: read',
         lambda: app_world(AppState200),
+        [lambda impl, charm: impl.read_app(charm, AppState200)],
+        floor=(1, 0),
+    ),
+    Workload(
+        'app state, 200 fields, 3 of them stored: read',
+        lambda: young_app_world(AppState200, 3),
         [lambda impl, charm: impl.read_app(charm, AppState200)],
         floor=(1, 0),
     ),
