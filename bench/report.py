@@ -155,6 +155,17 @@ def _bytes_note(results: Sequence[Result]) -> str:
     )
 
 
+def _misses(rows: Sequence[str]) -> list[str]:
+    """One line per row whose status reports a missed target or a defect."""
+    found: list[str] = []
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip('|').split('|')]
+        status = cells[-1]
+        if '**' in status:
+            found.append(f'- {cells[0]}: {status}')
+    return found or ['- none']
+
+
 def page(
     results: Sequence[Result],
     hooks: Sequence[HookResult],
@@ -162,6 +173,7 @@ def page(
     elapsed: float,
 ) -> str:
     """docs/benchmarks.md."""
+    rows = [*_rows(results), *_hook_rows(hooks), *_import_rows(import_times)]
     now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
     machine = (
         f'{os.cpu_count()} cores, {platform.machine()}, {platform.system()} '
@@ -183,9 +195,11 @@ def page(
         '',
         HEADER,
         RULE,
-        *_rows(results),
-        *_hook_rows(hooks),
-        *_import_rows(import_times),
+        *rows,
+        '',
+        '## Targets missed in this run',
+        '',
+        *_misses(rows),
         '',
         '## How to read it',
         '',
