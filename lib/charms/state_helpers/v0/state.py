@@ -638,10 +638,9 @@ _SUPPORTED = (
 
 def _codec_for(hint: Any, where: str) -> _Codec:
     """Compile a type annotation into a codec, or say why it cannot be stored."""
+    # typing.get_type_hints() has already turned None into NoneType and dropped Annotated.
     if hint is Any:
         return _ANY
-    if hint is None:
-        return _NONE
     if isinstance(hint, type) and hint in _SIMPLE:
         return _SIMPLE[hint]
 
@@ -651,8 +650,6 @@ def _codec_for(hint: Any, where: str) -> _Codec:
         return _union_codec([_codec_for(arg, where) for arg in args])
     if origin is Literal:
         return _literal_codec(args, where)
-    if origin is typing.Annotated:
-        return _codec_for(args[0], where)
     if origin is list and len(args) == 1:
         return _list_codec(_codec_for(args[0], where))
     if origin is dict and len(args) == 2 and args[0] is str:
@@ -1340,6 +1337,11 @@ class PeerState(_StateHelper[T]):
         return values
 
     def _check_keys(self, new: dict[str, Any]) -> None:
+        if '' in new:
+            raise InvalidStateError(
+                f"{self._where()}: key '' cannot be stored, since Juju has no empty databag "
+                'keys; use a non-empty key; nothing was stored'
+            )
         if self._scope == 'unit' and self._schema.keys is None:
             reserved = sorted(JUJU_UNIT_KEYS.intersection(new))
             if reserved:
