@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from scaffold import PEER_WHERES, Hook, Spy, helper, raw, seeded
-
 from charms.state_helpers.v0.state import InvalidStateError
+from scaffold import PEER_WHERES, Hook, Spy, helper, raw, seeded
 
 
 @pytest.mark.parametrize('where', PEER_WHERES)
