@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import statistics
 import subprocess
 import sys
@@ -24,7 +25,8 @@ def _importtime(code: str, cache: str | None) -> list[tuple[int, int, str]]:
     env.pop('PYTHONDONTWRITEBYTECODE', None)
     if cache is None:
         env['PYTHONDONTWRITEBYTECODE'] = '1'
-        cache = tempfile.mkdtemp(prefix='bench-nocache-')
+        # An empty cache directory: nothing compiled to find, nothing written to it.
+        cache = str(pathlib.Path(tempfile.gettempdir()) / 'bench-no-pycache')
     env['PYTHONPYCACHEPREFIX'] = cache
     proc = subprocess.run(
         [sys.executable, '-X', 'importtime', '-c', code],
@@ -79,15 +81,15 @@ def measure(runs: int) -> tuple[list[float], list[float], list[float]]:
     third compiles the library in every run, as the first hook after a deploy or an
     upgrade does.
     """
-    cache = tempfile.mkdtemp(prefix='bench-pycache-')
-    library_import(cache)  # compile once, as the first hook does
     ops_times: list[float] = []
     library_times: list[float] = []
     cold_times: list[float] = []
-    for _ in range(runs):
-        ops_times.append(ops_import(cache) / 1e6)
-        library_times.append(library_import(cache) / 1e6)
-        cold_times.append(library_import(None) / 1e6)
+    with tempfile.TemporaryDirectory(prefix='bench-pycache-') as cache:
+        library_import(cache)  # compile once, as the first hook does
+        for _ in range(runs):
+            ops_times.append(ops_import(cache) / 1e6)
+            library_times.append(library_import(cache) / 1e6)
+            cold_times.append(library_import(None) / 1e6)
     return ops_times, library_times, cold_times
 
 
