@@ -81,7 +81,7 @@ def print_unit(model: LocalModel, unit: str) -> None:
 
 def main() -> None:
     """Run the demo; print the timeline, each unit's final state and the wall time."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or '').splitlines()[0])
     parser.add_argument('--keep', type=Path, help='where to keep the model (default: temporary)')
     options = parser.parse_args()
     started = time.monotonic()

@@ -168,7 +168,7 @@ class Spy:
         self._active = False
         self._depth: dict[str, int] = {}
 
-    def attach(self, backend: ops.model._ModelBackend) -> None:  # type: ignore
+    def attach(self, backend: ops.model._ModelBackend) -> None:
         for name in dir(type(backend)):
             method = getattr(backend, name)
             if not name.startswith('_') and callable(method):
@@ -257,7 +257,7 @@ class Hook:
 
         def init(charm: ops.CharmBase, framework: ops.Framework) -> None:
             ops.CharmBase.__init__(charm, framework)
-            spy.attach(framework.model._backend)  # type: ignore
+            spy.attach(framework.model._backend)
             with spy.recording():
                 try:
                     charm.helper = build(charm)  # type: ignore

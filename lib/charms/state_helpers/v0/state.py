@@ -222,6 +222,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import functools
 import json
 import logging
 import math
@@ -376,6 +377,9 @@ class _Codec:
     label: str
     load: Callable[[Any], Any]
     dump: Callable[[Any], Any]
+    #: For str, int and bool: the one type that passes both ways unchanged, so the hot
+    #: paths can check it inline instead of calling load or dump.
+    plain: type | None = None
 
 
 def _load_str(value: Any) -> str:
@@ -431,10 +435,10 @@ def _load_none(value: Any) -> None:
         raise _Mismatch('None', _kind(value))
 
 
-_STR = _Codec('str', _load_str, _dump_str)
-_INT = _Codec('int', _load_int, _dump_int)
+_STR = _Codec('str', _load_str, _dump_str, str)
+_INT = _Codec('int', _load_int, _dump_int, int)
 _FLOAT = _Codec('float', _load_float, _dump_float)
-_BOOL = _Codec('bool', _check_bool, _check_bool)
+_BOOL = _Codec('bool', _check_bool, _check_bool, bool)
 _NONE = _Codec('None', _load_none, _load_none)
 _ANY = _Codec('Any', _json_copy, _json_copy)
 _SIMPLE: dict[Any, _Codec] = {str: _STR, int: _INT, float: _FLOAT, bool: _BOOL, type(None): _NONE}
@@ -544,7 +548,19 @@ class _Field:
     required: bool  # only nested dataclasses may have fields without a default
 
 
-def _dataclass_fields(cls: type, where: str) -> list[_Field]:
+@dataclasses.dataclass(frozen=True)
+class _Fields:
+    """A dataclass's stored fields, by databag key."""
+
+    cls: type[Any]
+    by_key: dict[str, _Field]
+
+    @functools.cached_property
+    def required(self) -> tuple[_Field, ...]:
+        return tuple(field for field in self.by_key.values() if field.required)
+
+
+def _dataclass_fields(cls: type[Any], where: str) -> _Fields:
     try:
         hints = typing.get_type_hints(cls)
     except Exception as e:
@@ -553,8 +569,7 @@ def _dataclass_fields(cls: type, where: str) -> list[_Field]:
             'import the names they use at module level'
         ) from None
 
-    fields: list[_Field] = []
-    keys: set[str] = set()
+    fields: dict[str, _Field] = {}
     for field in dataclasses.fields(cls):
         field_where = f'field {field.name!r} of {cls.__name__}'
         if not field.init:
@@ -565,25 +580,24 @@ def _dataclass_fields(cls: type, where: str) -> list[_Field]:
         key = field.metadata.get('alias', field.name)
         if not isinstance(key, str) or not key:
             raise TypeError(f"{field_where}: metadata 'alias' must be a non-empty str")
-        if key in keys:
+        if key in fields:
             raise TypeError(f'{field_where}: the databag key {key!r} is used twice')
-        keys.add(key)
         has_default = (
             field.default is not dataclasses.MISSING
             or field.default_factory is not dataclasses.MISSING
         )
         codec = _codec_for(hints[field.name], field_where)
-        fields.append(_Field(field.name, key, codec, not has_default))
-    return fields
+        fields[key] = _Field(field.name, key, codec, not has_default)
+    return _Fields(cls, fields)
 
 
-def _dataclass_codec(cls: type, where: str) -> _Codec:
+def _dataclass_codec(cls: type[Any], where: str) -> _Codec:
     fields = _dataclass_fields(cls, where)
 
     def load(value: Any) -> Any:
         if type(value) is not dict:
             raise _Mismatch(f'a dict for {cls.__name__}', _kind(value))
-        return _load_fields(cls, fields, typing.cast('dict[str, Any]', value), top=False)
+        return _load_fields(fields, typing.cast('dict[str, Any]', value), top=False)
 
     def dump(value: Any) -> dict[str, Any]:
         if not isinstance(value, cls):
@@ -593,28 +607,39 @@ def _dataclass_codec(cls: type, where: str) -> _Codec:
     return _Codec(cls.__name__, load, dump)
 
 
-def _load_fields(cls: type, fields: list[_Field], values: dict[str, Any], *, top: bool) -> Any:
+def _load_fields(fields: _Fields, values: dict[str, Any], *, top: bool) -> Any:
     """Build a dataclass from the JSON values of its stored keys; a missing key is default."""
     kwargs: dict[str, Any] = {}
-    for field in fields:
-        if field.key in values:
-            try:
-                kwargs[field.name] = field.codec.load(values[field.key])
-            except _Mismatch as e:
-                e.path.insert(0, field.key if top else f'.{field.name}')
-                raise
-        elif field.required:
-            raise _Mismatch(f'a value for {cls.__name__}.{field.name}', 'none')
-    return _construct(cls, kwargs)
-
-
-def _dump_fields(fields: list[_Field], value: Any, *, top: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for field in fields:
+    for key, value in values.items():
+        field = fields.by_key.get(key)
+        if field is None:
+            continue  # a nested dict may hold keys its class no longer has
+        if type(value) is field.codec.plain:
+            kwargs[field.name] = value
+            continue
         try:
-            out[field.key] = field.codec.dump(getattr(value, field.name))
+            kwargs[field.name] = field.codec.load(value)
         except _Mismatch as e:
-            e.path.insert(0, field.key if top else f'.{field.name}')
+            e.path.insert(0, key if top else f'.{field.name}')
+            raise
+
+    for field in fields.required:
+        if field.name not in kwargs:
+            raise _Mismatch(f'a value for {fields.cls.__name__}.{field.name}', 'none')
+    return _construct(fields.cls, kwargs)
+
+
+def _dump_fields(fields: _Fields, value: Any, *, top: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, field in fields.by_key.items():
+        item = getattr(value, field.name)
+        if type(item) is field.codec.plain:
+            out[key] = item
+            continue
+        try:
+            out[key] = field.codec.dump(item)
+        except _Mismatch as e:
+            e.path.insert(0, key if top else f'.{field.name}')
             raise
     return out
 
@@ -707,18 +732,18 @@ class _DataclassSchema(_Schema):
         self.cls = cls
         self.label = cls.__name__
         self._fields = _dataclass_fields(cls, where)
-        for field in self._fields:
+        for field in self._fields.by_key.values():
             if field.required:
                 raise TypeError(
                     f'field {field.name!r} of {cls.__name__} has no default; give every '
                     f'field a default, so that {cls.__name__}() builds the empty state'
                 )
-        self.keys = frozenset(field.key for field in self._fields)
-        self.names = {field.key: field.name for field in self._fields}
+        self.keys = frozenset(self._fields.by_key)
+        self.names = {key: field.name for key, field in self._fields.by_key.items()}
         self.defaults = _defaults(self, cls, where)
 
     def load(self, values: dict[str, Any]) -> Any:
-        return _load_fields(self.cls, self._fields, values, top=True)
+        return _load_fields(self._fields, values, top=True)
 
     def dump(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, self.cls):
@@ -998,9 +1023,12 @@ class _StateHelper(ops.Object, Generic[T]):
                 state.members.append(self.unit.name)
         """
         self._check_writable()
-        value = self.get()
+        stored = self._stored(lenient=False)
+        value = self._load(stored)
         yield value
-        self._store_changes(self._stored(lenient=True), self._dump(value))
+
+        # The value was built fresh from `stored`, so `stored` still holds what was read.
+        self._store_changes(stored, self._dump(value))
 
     def clear(self) -> None:
         """Remove every key this helper stored, so that the next read gives the defaults."""
@@ -1203,8 +1231,10 @@ class PeerState(_StateHelper[T]):
 
         # The text and JSON value last parsed for each key, so a hook parses each once.
         self._parsed: dict[str, tuple[str, Any]] = {}
-        # The relation whose data Juju refused in this hook, so the refusal costs one call.
-        self._refused: ops.Relation | None = None
+        # The relation last opened and its loaded databag, or None if Juju refused it: a
+        # refusal costs one call.
+        self._opened: tuple[ops.Relation, ops.RelationDataContent | None] | None = None
+        self._in_install = _in_install_hook()
 
     # -- public
 
@@ -1261,18 +1291,24 @@ class PeerState(_StateHelper[T]):
     def _databag(self) -> ops.RelationDataContent | None:
         """This helper's databag, loaded; None when the relation is missing or refused."""
         relation = self._relation()
-        if relation is None or relation is self._refused or _in_install_hook():
+        if relation is None or self._in_install:
             return None
+
+        # ops keeps one Relation object per hook, so what was learnt about it holds.
+        opened = self._opened
+        if opened is not None and opened[0] is relation:
+            return opened[1]
+
         entity = self.model.app if self._scope == 'app' else self.model.unit
-        databag = relation.data[entity]
+        databag: ops.RelationDataContent | None = relation.data[entity]
         try:
             # Loads the data (one relation-get, cached by ops for the rest of the hook).
             len(databag)
         except ops.ModelError as e:
-            # In the install hook Juju lists the peer relation but refuses its data.
+            # ops 2 reports Juju's refusal of the data as a ModelError on the first read.
             logger.debug('%s: Juju refused the data (%s)', self._where(), type(e).__name__)
-            self._refused = relation
-            return None
+            databag = None
+        self._opened = (relation, databag)
         return databag
 
     def _check_writable(self) -> None:
@@ -1303,20 +1339,15 @@ class PeerState(_StateHelper[T]):
     def _read(
         self, databag: ops.RelationDataContent, unit_name: str, *, lenient: bool
     ) -> dict[str, Any]:
+        # Walk the keys that are stored, not the schema's: a young state stores few of them.
         keys = self._schema.keys
-        if keys is None:
-            texts = {k: v for k, v in databag.items() if k not in JUJU_UNIT_KEYS}
-        else:
-            texts: dict[str, str] = {}
-            for key in keys:
-                text = databag.get(key)
-                if text is not None:
-                    texts[key] = text
-
+        skip = JUJU_UNIT_KEYS if keys is None else ()
         # Only this unit's own databag is cached: it is the one read again and again.
         cache = self._parsed if unit_name == self.model.unit.name else {}
         values: dict[str, Any] = {}
-        for key, text in texts.items():
+        for key, text in databag.items():
+            if key in skip or (keys is not None and key not in keys):
+                continue
             hit = cache.get(key)
             if hit is not None and hit[0] == text:
                 values[key] = hit[1]
