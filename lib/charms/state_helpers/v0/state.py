@@ -190,6 +190,15 @@ each key once per hook), one ``relation-set`` per written databag and none when 
 changed, no ``is-leader`` beyond the one ops caches, and no hook command at all for
 ``LocalState``. Importing the library loads nothing beyond the standard library and ops.
 
+Typing
+======
+
+The library is fully typed and checked with pyright in strict mode. The helpers are generic
+in their schema, so ``PeerState(self, 'cluster', ClusterState).get()`` is a
+``ClusterState`` to the type checker, ``edit()`` yields one, and ``schema=None`` gives
+``dict[str, Any]``. A vendored copy in ``lib/`` is type-checked as part of the charm's own
+code; the Python package ships a ``py.typed`` marker.
+
 Testing a charm that uses it
 ============================
 
