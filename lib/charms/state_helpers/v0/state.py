@@ -323,7 +323,7 @@ class _Mismatch(Exception):  # noqa: N818 (internal; never reaches charm code)
 
 
 def _kind(value: object) -> str:
-    """Name a value's type the way a JSON document would, without showing the value."""
+    """Name a value's type for a message, without showing the value."""
     if value is None:
         return 'null'
     if type(value) is float and not math.isfinite(value):
