@@ -418,19 +418,26 @@ def _dump_int(value: Any) -> int:
 def _load_float(value: Any) -> float:
     # An int is a valid float, as in JSON and in Python's own typing rules.
     kind = type(value)  # pyright: ignore[reportUnknownVariableType]
-    if kind is float:
-        return value
-    if kind is int:
-        return float(value)
-    raise _Mismatch('float', _kind(value))
+    if kind is not float and kind is not int:
+        raise _Mismatch('float', _kind(value))
+    return _finite(value)
 
 
 def _dump_float(value: Any) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise _Mismatch('float', _kind(value))
-    if not math.isfinite(value):
-        raise _Mismatch('a finite float', _kind(value))
-    return float(value)
+    return _finite(value)
+
+
+def _finite(number: float) -> float:
+    # JSON text such as 1e400 parses as infinity, and an int can be too large for a float.
+    try:
+        result = float(number)
+    except OverflowError:
+        raise _Mismatch('a finite float', 'an int too large for a float') from None
+    if not math.isfinite(result):
+        raise _Mismatch('a finite float', _kind(result))
+    return result
 
 
 def _check_bool(value: Any) -> bool:
@@ -925,6 +932,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError('NaN and infinities are not JSON')
 
 
+def _texts(values: dict[str, Any]) -> dict[str, str]:
+    """The JSON text of each value, all of them before any is sent."""
+    texts: dict[str, str] = {}
+    for key, value in values.items():
+        try:
+            texts[key] = _encoder.encode(value)
+        except ValueError:
+            # Python refuses to write ints of more than 4300 digits as text (by default).
+            mismatch = _Mismatch('a value JSON text can hold', 'an int too long to write')
+            mismatch.path = [key]
+            raise mismatch from None
+    return texts
+
+
 def _parse(text: str) -> Any:
     """The JSON value of a databag text; raises _Mismatch if it is not JSON."""
     try:
@@ -1088,12 +1109,7 @@ class _StateHelper(ops.Object, Generic[T]):
         key = e.path[0]
         e.path = e.path[1:]
         name = self._schema.names.get(key)
-        if name is None:
-            field = f'key {key!r}'
-        elif name == key:
-            field = f'field {name!r}'
-        else:
-            field = f'field {name!r} (key {key!r})'
+        field = _field_label(self._schema, key)
         hint = (
             'store a whole value with set(), or remove it with clear()'
             if what == 'cannot be read'
@@ -1393,7 +1409,10 @@ class PeerState(_StateHelper[T]):
     def _write(self, changed: dict[str, Any], removed: list[str]) -> None:
         databag = self._databag()
         assert databag is not None  # _check_writable() ran first
-        update = {key: _encoder.encode(value) for key, value in changed.items()}
+        try:
+            update = _texts(changed)
+        except _Mismatch as e:
+            raise InvalidStateError(self._describe_mismatch(e, 'cannot be stored')) from None
         update.update(dict.fromkeys(removed, ''))
         # One update() is one relation-set, whatever the number of keys.
         try:
@@ -1435,12 +1454,11 @@ def encode(value: Any) -> dict[str, str]:
     """
     schema = _schema_of(value)
     try:
-        values = schema.dump(value)
+        return _texts(schema.dump(value))
     except _Mismatch as e:
         raise InvalidStateError(
             _describe_free(schema, e, 'encode()', 'cannot be stored')
         ) from None
-    return {key: _encoder.encode(item) for key, item in values.items()}
 
 
 def _schema_of(value: object) -> _Schema:
@@ -1477,8 +1495,18 @@ def _describe_free(schema: _Schema, e: _Mismatch, where: str, what: str) -> str:
     if not e.path:
         return f'{where}: the {schema.label} value {what}: {e.describe()}'
     key, e.path = e.path[0], e.path[1:]
-    name = schema.names.get(key, key)
-    return f'{where}: field {name!r} (key {key!r}) of {schema.label} {what}: {e.describe()}'
+    field = _field_label(schema, key)
+    return f'{where}: {field} of {schema.label} {what}: {e.describe()}'
+
+
+def _field_label(schema: _Schema, key: str) -> str:
+    """Name a databag key as the schema knows it: its field, and the key if it differs."""
+    name = schema.names.get(key)
+    if name is None:
+        return f'key {key!r}'
+    if name == key:
+        return f'field {name!r}'
+    return f'field {name!r} (key {key!r})'
 
 
 def encode_local(key: str, value: Any) -> testing.StoredState:
