@@ -416,8 +416,10 @@ def _dump_int(value: Any) -> int:
 
 
 def _load_float(value: Any) -> float:
-    # An int is a valid float, as in JSON and in Python's own typing rules.
     kind = type(value)  # pyright: ignore[reportUnknownVariableType]
+    if kind is float and math.isfinite(value):
+        return value
+    # An int is a valid float, as in JSON and in Python's own typing rules.
     if kind is not float and kind is not int:
         raise _Mismatch('float', _kind(value))
     return _finite(value)
@@ -462,8 +464,14 @@ _SIMPLE: dict[Any, _Codec] = {str: _STR, int: _INT, float: _FLOAT, bool: _BOOL, 
 
 def _union_codec(arms: list[_Codec]) -> _Codec:
     label = ' | '.join(arm.label for arm in arms)
+    # Optional[str] and friends: the None and plain arms are settled by a type check,
+    # without raising and catching a mismatch per arm.
+    takes_none = _NONE in arms
+    plain = tuple(arm.plain for arm in arms if arm.plain is not None)
 
     def pick(value: Any, dumping: bool) -> Any:
+        if (value is None and takes_none) or type(value) in plain:
+            return value
         for arm in arms:
             try:
                 return arm.dump(value) if dumping else arm.load(value)
@@ -520,10 +528,16 @@ def _enum_codec(cls: type[enum.Enum], where: str) -> _Codec:
 
 def _list_codec(item: _Codec) -> _Codec:
     label = f'list[{item.label}]'
+    plain = item.plain
 
     def convert(value: Any, step: Callable[[Any], Any]) -> list[Any]:
         if type(value) is not list:
             raise _Mismatch(label, _kind(value))
+        if plain is not None:
+            # list[str] and friends: a copy, once every element has the exact type.
+            copy = typing.cast('list[Any]', value)[:]
+            if all(type(element) is plain for element in copy):
+                return copy
         out: list[Any] = []
         for i, element in enumerate(typing.cast('list[Any]', value)):
             try:
@@ -538,10 +552,16 @@ def _list_codec(item: _Codec) -> _Codec:
 
 def _dict_codec(item: _Codec) -> _Codec:
     label = f'dict[str, {item.label}]'
+    plain = item.plain
 
     def convert(value: Any, step: Callable[[Any], Any]) -> dict[str, Any]:
         if type(value) is not dict:
             raise _Mismatch(label, _kind(value))
+        if plain is not None:
+            # dict[str, str] and friends: a copy, once every key and value has its type.
+            copy = typing.cast('dict[Any, Any]', value).copy()
+            if all(type(k) is str and type(v) is plain for k, v in copy.items()):
+                return copy
         out: dict[str, Any] = {}
         for i, (key, element) in enumerate(typing.cast('dict[Any, Any]', value).items()):
             if type(key) is not str:
