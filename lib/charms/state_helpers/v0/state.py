@@ -1390,7 +1390,7 @@ class PeerState(_StateHelper[T]):
         # Only this unit's own databag is cached: it is the one read again and again.
         cache = self._parsed if unit_name == self.model.unit.name else {}
         values: dict[str, Any] = {}
-        for key, text in databag.items():
+        for key, text in _contents(databag).items():
             if key in skip or (keys is not None and key not in keys):
                 continue
             hit = cache.get(key)
@@ -1443,6 +1443,22 @@ class PeerState(_StateHelper[T]):
                 f'was stored; write from a later hook, or check {type(self).__name__}.ready'
             ) from e
         logger.debug('%s: sent keys %s, removed keys %s', self._where(), sorted(changed), removed)
+
+
+def _contents(databag: ops.RelationDataContent) -> Mapping[str, str]:
+    """A databag's data, loaded and checked once.
+
+    Every read through ops' Mapping interface repeats its access check, a leadership lookup
+    per key: most of the cost of reading a large databag. A peer relation's databags are
+    readable by every unit, so after one checked read this takes the dict ops loaded. ops
+    has no public way to read it whole; if ops stops keeping that dict, or a public way
+    appears, the checked reads below are what remains.
+    """
+    len(databag)  # loads the data through ops' checked path (one relation-get per hook)
+    data = getattr(databag, '_lazy_data', None)
+    if type(data) is dict:
+        return typing.cast('dict[str, str]', data)
+    return dict(databag.items())
 
 
 def _in_install_hook() -> bool:
