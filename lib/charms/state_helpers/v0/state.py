@@ -744,12 +744,26 @@ class _Schema:
     #: Key to attribute name, for messages.
     names: Mapping[str, str] = types.MappingProxyType({})
 
-    def load(self, values: dict[str, Any]) -> Any:
+    def from_json(self, values: dict[str, Any]) -> Any:
         """Build a fresh value from the JSON values of the keys that are stored."""
+        try:
+            return self.load(values)
+        except RecursionError:
+            raise _Mismatch('a value nested less deeply', 'one too deep for Python') from None
+
+    def to_json(self, value: Any) -> dict[str, Any]:
+        """The JSON value of every key of a value."""
+        try:
+            return self.dump(value)
+        except RecursionError:
+            raise _Mismatch('a value nested less deeply', 'one too deep for Python') from None
+
+    # What each kind of schema does; the two above add what holds for every kind.
+
+    def load(self, values: dict[str, Any]) -> Any:
         return {key: _json_item(value, key) for key, value in values.items()}
 
     def dump(self, value: Any) -> dict[str, Any]:
-        """The JSON value of every key of a value."""
         if not isinstance(value, Mapping):
             raise _Mismatch('a dict', _kind(value))
         out: dict[str, Any] = {}
@@ -814,9 +828,9 @@ class _PydanticSchema(_Schema):
         self.defaults = _defaults(self, cls, where)
 
     def load(self, values: dict[str, Any]) -> Any:
-        # pydantic may keep the very containers it is given (for Any fields, say); give it
-        # copies, since the values come from a cache that the next read uses again.
-        fresh = {k: _json_item(v, k) if type(v) in (list, dict) else v for k, v in values.items()}
+        # pydantic may keep the very containers it is given (for Any fields, say), and
+        # takes the infinity that text such as 1e400 parses as: give it checked copies.
+        fresh = {key: _json_item(value, key) for key, value in values.items()}
         try:
             return self._validate(fresh)
         except ValueError as e:
@@ -907,7 +921,7 @@ def _defaults(schema: _Schema, cls: type[Any], where: str) -> Mapping[str, Any]:
             f'{where}: {cls.__name__}() must build the empty state, but raised {type(e).__name__}'
         ) from None
     try:
-        return types.MappingProxyType(schema.dump(empty))
+        return types.MappingProxyType(schema.to_json(empty))
     except _Mismatch as e:
         raise TypeError(
             f'{where}: the default of field {e.path[0]!r} cannot be stored: {e.describe()}'
@@ -972,6 +986,8 @@ def _parse(text: str) -> Any:
         return _decoder.decode(text)
     except ValueError:
         raise _Mismatch('JSON text', 'text that is not JSON') from None
+    except RecursionError:
+        raise _Mismatch('JSON text', 'text nested too deeply for Python to read') from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -1091,13 +1107,13 @@ class _StateHelper(ops.Object, Generic[T]):
 
     def _load(self, stored: dict[str, Any], where: str | None = None) -> T:
         try:
-            return self._schema.load(stored)
+            return self._schema.from_json(stored)
         except _Mismatch as e:
             raise InvalidStateError(self._describe_mismatch(e, 'cannot be read', where)) from None
 
     def _dump(self, value: Any) -> dict[str, Any]:
         try:
-            new = self._schema.dump(value)
+            new = self._schema.to_json(value)
         except _Mismatch as e:
             raise InvalidStateError(self._describe_mismatch(e, 'cannot be stored')) from None
         self._check_keys(new)
@@ -1111,7 +1127,11 @@ class _StateHelper(ops.Object, Generic[T]):
         changed: dict[str, Any] = {}
         for key, value in new.items():
             old = stored[key] if key in stored else defaults.get(key, _CORRUPT)
-            if old is _CORRUPT or not _same(value, old):
+            try:
+                same = old is not _CORRUPT and _same(value, old)
+            except RecursionError:
+                same = False  # too deep to compare: writing it again is the safe side
+            if not same:
                 changed[key] = value
 
         # Untyped state is the whole dict, so a key that left it is removed; typed state
@@ -1490,7 +1510,7 @@ def encode(value: Any) -> dict[str, str]:
     """
     schema = _schema_of(value)
     try:
-        return _texts(schema.dump(value))
+        return _texts(schema.to_json(value))
     except _Mismatch as e:
         raise InvalidStateError(
             _describe_free(schema, e, 'encode()', 'cannot be stored')
@@ -1520,7 +1540,7 @@ def decode(schema: type[T] | None, data: Mapping[str, str]) -> T:
             except _Mismatch as e:
                 e.path.insert(0, key)
                 raise
-        return compiled.load(values)
+        return compiled.from_json(values)
     except _Mismatch as e:
         raise InvalidStateError(
             _describe_free(compiled, e, 'decode()', 'cannot be read')
@@ -1556,7 +1576,7 @@ def encode_local(key: str, value: Any) -> testing.StoredState:
 
     schema = _schema_of(value)
     try:
-        content = schema.dump(value)
+        content = schema.to_json(value)
     except _Mismatch as e:
         raise InvalidStateError(
             _describe_free(schema, e, 'encode_local()', 'cannot be stored')
@@ -1580,7 +1600,7 @@ def decode_local(state: testing.State, key: str, schema: type[T] | None = None) 
     if keys is not None:
         content = {k: v for k, v in content.items() if k in keys}
     try:
-        return compiled.load(content)
+        return compiled.from_json(content)
     except _Mismatch as e:
         raise InvalidStateError(
             _describe_free(compiled, e, 'decode_local()', 'cannot be read')
