@@ -141,6 +141,19 @@ its key is absent sends nothing. So a schema's defaults are part of its wire for
 default, and every databag that never wrote that field reads the new one. A field that was
 stored and is set back to its default is written, so it keeps that value.
 
+Details that follow from the above
+----------------------------------
+
+- Comparison is by JSON value: ``1`` and ``1.0`` are one number, as are ``0.0`` and
+  ``-0.0``, so changing one into the other sends nothing; ``True`` is not ``1``.
+- With ``schema=None`` the dict is the whole state: ``set()`` removes keys that are not in
+  the new dict (Juju's own unit keys excepted, which can never be written).
+- ``set()`` replaces stored text that does not decode: it is the way out of a corrupt key.
+  ``get()`` and ``edit()`` refuse it instead, so it is never overwritten silently.
+- ``units()`` lists this unit first, then its peers by unit number.
+- An empty key is refused on write (Juju has none), as are ints too long for Python to write
+  as text and values nested too deeply for Python to read back.
+
 Errors
 ======
 
@@ -219,6 +232,9 @@ With ``ops.testing``, seed and read state in one line each, without knowing the 
         assert decode_local(state_out, 'progress', Progress).attempts == 3
         app_data = state_out.get_relation(peer.id).local_app_data
         assert decode(ClusterState, app_data).token == 't'
+
+Under ``ops.testing`` the ``install`` hook behaves as under Juju: ``ready`` is False and a
+peer write raises ``PeerNotReadyError``, so the tests see what a deployment would.
 
 ``encode(value)`` gives the databag form of a value (every field, defaults too) and
 ``decode(schema, data)`` reads one back; ``encode_local(key, value)`` gives the
