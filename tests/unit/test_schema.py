@@ -521,3 +521,39 @@ def test_pydantic_fields_sharing_an_alias_are_a_type_error(hook: Hook):
 
     result = hook(lambda c: helper(c, 'app', SameAlias), lambda h: None, seeded('app'))
     assert "'key'" in str(result.raised(TypeError))
+
+
+@dataclasses.dataclass
+class Endpoint2:
+    host: str
+    port: int
+
+
+@dataclasses.dataclass
+class WithOptionalNested:
+    primary: Endpoint2 | None = None
+    replicas: list[Endpoint2] | None = None
+
+
+def test_an_optional_nested_dataclass_names_the_missing_field():
+    with pytest.raises(InvalidStateError) as raised:
+        decode(WithOptionalNested, {'primary': '{"host": "db-0"}'})
+
+    assert str(raised.value) == (
+        "decode(): field 'primary' of WithOptionalNested cannot be read: "
+        'expected a value for Endpoint2.port, found none at .port'
+    )
+
+
+def test_an_optional_list_names_the_item_and_field():
+    with pytest.raises(InvalidStateError) as raised:
+        decode(WithOptionalNested, {'replicas': '[{"host": "db-1", "port": "5432"}]'})
+
+    assert str(raised.value).endswith('expected int, found str at [0].port')
+
+
+def test_an_optional_of_the_wrong_kind_names_the_union():
+    with pytest.raises(InvalidStateError) as raised:
+        decode(WithOptionalNested, {'primary': '3'})
+
+    assert str(raised.value).endswith('expected Endpoint2 | None, found int')

@@ -144,15 +144,18 @@ stored and is set back to its default is written, so it keeps that value.
 Details that follow from the above
 ----------------------------------
 
-- Comparison is by JSON value: ``1`` and ``1.0`` are one number, as are ``0.0`` and
-  ``-0.0``, so changing one into the other sends nothing; ``True`` is not ``1``.
+- To decide what changed, values are compared as JSON values: ``1`` and ``1.0`` are one
+  number, as are ``0.0`` and ``-0.0``, so changing one into the other sends nothing;
+  ``True`` is not ``1``. Reading still checks types: ``2.0`` stored for an ``int`` field is
+  an ``InvalidStateError``.
 - With ``schema=None`` the dict is the whole state: ``set()`` removes keys that are not in
   the new dict (Juju's own unit keys excepted, which can never be written).
 - ``set()`` replaces stored text that does not decode: it is the way out of a corrupt key.
   ``get()`` and ``edit()`` refuse it instead, so it is never overwritten silently.
 - ``units()`` lists this unit first, then its peers by unit number.
-- An empty key is refused on write (Juju has none), as are ints too long for Python to write
-  as text and values nested too deeply for Python to read back.
+- A ``PeerState`` refuses on write an empty key (Juju has none) and ints too long for Python
+  to write as text; the unit database holds both. Both helpers refuse values nested too
+  deeply for Python to read back.
 
 Errors
 ======
@@ -232,6 +235,10 @@ With ``ops.testing``, seed and read state in one line each, without knowing the 
         assert decode_local(state_out, 'progress', Progress).attempts == 3
         app_data = state_out.get_relation(peer.id).local_app_data
         assert decode(ClusterState, app_data).token == 't'
+
+Check what a charm wrote with ``decode()``, not by comparing the databag with ``encode()``:
+``encode()`` gives every field, while a write sends only what changed, and never a field
+that still has its default.
 
 Under ``ops.testing`` the ``install`` hook behaves as under Juju: ``ready`` is False and a
 peer write raises ``PeerNotReadyError``, so the tests see what a deployment would.
@@ -484,10 +491,20 @@ def _union_codec(arms: list[_Codec]) -> _Codec:
     # without raising and catching a mismatch per arm.
     takes_none = _NONE in arms
     plain = tuple(arm.plain for arm in arms if arm.plain is not None)
+    others = [arm for arm in arms if arm is not _NONE]
 
     def pick(value: Any, dumping: bool) -> Any:
         if (value is None and takes_none) or type(value) in plain:
             return value
+        if len(others) == 1:
+            # Optional[X]: where X's mismatch is deeper inside the value (which field of a
+            # nested dataclass, which item of a list), it says more than the union's.
+            try:
+                return others[0].dump(value) if dumping else others[0].load(value)
+            except _Mismatch as e:
+                if e.path:
+                    raise
+                raise _Mismatch(label, _kind(value)) from None
         for arm in arms:
             try:
                 return arm.dump(value) if dumping else arm.load(value)
@@ -677,7 +694,9 @@ def _load_fields(fields: _Fields, values: dict[str, Any], *, top: bool) -> Any:
 
     for field in fields.required:
         if field.name not in kwargs:
-            raise _Mismatch(f'a value for {fields.cls.__name__}.{field.name}', 'none')
+            missing = _Mismatch(f'a value for {fields.cls.__name__}.{field.name}', 'none')
+            missing.path = [f'.{field.name}']
+            raise missing
     return _construct(fields.cls, kwargs)
 
 
@@ -805,6 +824,7 @@ class _DataclassSchema(_Schema):
                     f'field a default, so that {cls.__name__}() builds the empty state'
                 )
         self.keys = frozenset(self._fields.by_key)
+        _check_reserved(cls, self.keys)
         self.names = {key: field.name for key, field in self._fields.by_key.items()}
         self.defaults = _defaults(self, cls, where)
 
@@ -841,6 +861,7 @@ class _PydanticSchema(_Schema):
             names[key] = name
         self.names = names
         self.keys = frozenset(names)
+        _check_reserved(cls, self.keys)
         self.defaults = _defaults(self, cls, where)
 
     def load(self, values: dict[str, Any]) -> Any:
@@ -927,6 +948,18 @@ def _pydantic_mismatch(error: ValueError) -> _Mismatch:
         steps = [f'[{step}]' if type(step) is int else '[<key>]' for step in loc[1:]]
         mismatch.path = [str(loc[0]), *steps]
     return mismatch
+
+
+def _check_reserved(cls: type[Any], keys: frozenset[str]) -> None:
+    # A key Juju writes into unit databags is never read as state, in any databag, so a
+    # schema that uses one could store a field and never read it back.
+    reserved = sorted(keys & JUJU_UNIT_KEYS)
+    if reserved:
+        raise TypeError(
+            f'schema {cls.__name__} uses the key {reserved[0]!r}, which Juju writes into '
+            'every unit databag and is never read as state; rename the field or give it '
+            'another key with an alias'
+        )
 
 
 def _defaults(schema: _Schema, cls: type[Any], where: str) -> Mapping[str, Any]:
@@ -1298,13 +1331,6 @@ class PeerState(_StateHelper[T]):
         self._schema = _schema_for(schema)
         self._relation_name = relation_name
         self._scope = scope
-        if scope == 'unit' and self._schema.keys is not None:
-            reserved = sorted(self._schema.keys & JUJU_UNIT_KEYS)
-            if reserved:
-                raise TypeError(
-                    f'schema {self._schema.label} uses the key {reserved[0]!r}, which Juju '
-                    'writes into every unit databag; rename the field or give it an alias'
-                )
 
         databag = f'the {scope} databag of peer relation {relation_name!r}'
         index = _claim(charm.framework, databag, self._schema.keys)
@@ -1454,13 +1480,12 @@ class PeerState(_StateHelper[T]):
                 f"{self._where()}: key '' cannot be stored, since Juju has no empty databag "
                 'keys; use a non-empty key; nothing was stored'
             )
-        if self._scope == 'unit' and self._schema.keys is None:
-            reserved = sorted(JUJU_UNIT_KEYS.intersection(new))
-            if reserved:
-                raise InvalidStateError(
-                    f'{self._where()}: key {reserved[0]!r} is written by Juju into every unit '
-                    'databag and cannot be stored as state; use another key; nothing was stored'
-                )
+        reserved = sorted(JUJU_UNIT_KEYS.intersection(new))
+        if reserved:
+            raise InvalidStateError(
+                f'{self._where()}: key {reserved[0]!r} is written by Juju into every unit '
+                'databag and is never read as state; use another key; nothing was stored'
+            )
 
     def _write(self, changed: dict[str, Any], removed: list[str]) -> None:
         databag = self._databag()
@@ -1526,7 +1551,13 @@ def encode(value: Any) -> dict[str, str]:
     """
     schema = _schema_of(value)
     try:
-        return _texts(schema.to_json(value))
+        values = schema.to_json(value)
+        reserved = sorted(JUJU_UNIT_KEYS.intersection(values))
+        if reserved:
+            mismatch = _Mismatch('a key of its own', 'a key Juju writes, never read as state')
+            mismatch.path = [reserved[0]]
+            raise mismatch
+        return _texts(values)
     except _Mismatch as e:
         raise InvalidStateError(
             _describe_free(schema, e, 'encode()', 'cannot be stored')
