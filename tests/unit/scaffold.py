@@ -6,6 +6,7 @@ import contextlib
 import copy
 import dataclasses
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -278,5 +279,13 @@ class Hook:
 
         charm_type = type(charm_name, (ops.CharmBase,), {'__init__': init, '_on_event': _on_event})
         ctx = testing.Context(charm_type, meta=META)
-        out = ctx.run(getattr(ctx.on, event)(), state or testing.State())
+
+        # ops.testing 2.23 adds a juju-log handler to the root logger on every run and never
+        # removes it; each keeps its charm alive, and every later run gets slower.
+        root = logging.getLogger()
+        handlers = list(root.handlers)
+        try:
+            out = ctx.run(getattr(ctx.on, event)(), state or testing.State())
+        finally:
+            root.handlers[:] = handlers
         return Outcome(box['value'], box['error'], out)

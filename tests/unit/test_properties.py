@@ -6,7 +6,6 @@ import dataclasses
 import enum
 import functools
 import json
-import logging
 import math
 from collections.abc import Callable
 from typing import Any, Literal
@@ -30,7 +29,6 @@ from scaffold import (
     PEER_WHERES,
     WHERES,
     Hook,
-    Outcome,
     Spy,
     helper,
     raw,
@@ -317,22 +315,6 @@ def boolean_as_int(value: Any) -> Any:
 # Running helpers in hooks
 
 
-class Hooks(Hook):
-    """A Hook that leaves the root logger as it found it.
-
-    ops.testing 2.23 adds a juju-log handler to the root logger on every run and never removes
-    it; each one keeps its charm alive, so with hundreds of runs every run gets slower.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Outcome:
-        root = logging.getLogger()
-        handlers = list(root.handlers)
-        try:
-            return super().__call__(*args, **kwargs)
-        finally:
-            root.handlers[:] = handlers
-
-
 def peer_state(where: str, texts: dict[str, str] | None = None) -> testing.State:
     """A State whose peer databag at `where` holds `texts`, as Juju stores them."""
     texts = texts or {}
@@ -394,7 +376,7 @@ def test_encode_then_decode_gives_untyped_state_back(value: dict[str, Any]):
 def test_peer_state_set_then_get_in_the_next_hook(where: str, schema_id: str, data: st.DataObject):
     schema, values = SCHEMAS[schema_id]
     value = data.draw(values(where))
-    hook = Hooks(Spy())
+    hook = Hook(Spy())
     build = functools.partial(helper, where=where, schema=schema)
 
     written = hook(build, lambda h: h.set(value), peer_state(where))
@@ -412,7 +394,7 @@ def test_peer_state_set_then_get_in_the_next_hook(where: str, schema_id: str, da
 def test_local_state_round_trips(schema_id: str, data: st.DataObject):
     schema, values = SCHEMAS[schema_id]
     value = data.draw(values('local'))
-    hook = Hooks(Spy())
+    hook = Hook(Spy())
     build = functools.partial(helper, where='local', schema=schema)
 
     # What encode_local seeds, get() reads.
@@ -483,7 +465,7 @@ def test_set_sends_exactly_the_keys_whose_json_value_changed(
     pairs = untyped_pairs(where) if schema is None else typed_pairs(values(where))
     a, b = data.draw(pairs)
     spy = Spy()
-    hook = Hooks(spy)
+    hook = Hook(spy)
     build = functools.partial(helper, where=where, schema=schema)
     first = hook(build, lambda h: h.set(a), peer_state(where))
     assert first.error is None
@@ -520,7 +502,7 @@ COMPATIBLE = {'dataclass': (Plain, PLAINS), 'pydantic': (RichModel, MODELS)}
 def test_relation_save_is_read_by_get(where: str, schema_id: str, data: st.DataObject):
     schema, values = COMPATIBLE[schema_id]
     value = data.draw(values)
-    hook = Hooks(Spy())
+    hook = Hook(Spy())
 
     saved = hook(lambda c: c, lambda c: peers(c).save(value, entity(c, where)), peer_state(where))
     assert saved.error is None
@@ -539,7 +521,7 @@ def test_relation_save_is_read_by_get(where: str, schema_id: str, data: st.DataO
 def test_set_is_read_by_relation_load(where: str, schema_id: str, data: st.DataObject):
     schema, values = COMPATIBLE[schema_id]
     value = data.draw(values)
-    hook = Hooks(Spy())
+    hook = Hook(Spy())
 
     build = functools.partial(helper, where=where, schema=schema)
     written = hook(build, lambda h: h.set(value), peer_state(where))
@@ -659,7 +641,7 @@ def is_json(text: str) -> bool:
 
 def hook_get(where: str, schema: type[Any] | None, state: testing.State) -> Any:
     """What get() returned, or the exception it raised, in a hook over `state`."""
-    result = Hooks(Spy())(
+    result = Hook(Spy())(
         functools.partial(helper, where=where, schema=schema), lambda h: h.get(), state
     )
     return result.value if result.error is None else result.error
@@ -677,7 +659,7 @@ def test_units_errors_never_show_a_peers_stored_text(schema_id: str, data: st.Da
     )
     state = testing.State(leader=True, relations={relation})
 
-    result = Hooks(Spy())(
+    result = Hook(Spy())(
         functools.partial(helper, where='unit', schema=schema), lambda h: h.units(), state
     )
     assert_secret(marker, result.error)
@@ -860,7 +842,7 @@ def test_set_refuses_unstorable_values_and_sends_nothing(
     else:
         state = peer_state(where, KEPT)
 
-    result = Hooks(spy)(
+    result = Hook(spy)(
         functools.partial(helper, where=where, schema=schema), lambda h: h.set(value), state
     )
 
