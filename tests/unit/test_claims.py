@@ -9,6 +9,7 @@ import ops
 import pydantic
 import pytest
 from charms.state_helpers.v0.state import PeerState
+from ops import testing
 from scaffold import PEER_WHERES, Hook, Settings, helper, raw, seeded
 
 peer_wheres = pytest.mark.parametrize('where', PEER_WHERES)
@@ -113,3 +114,36 @@ def test_claims_belong_to_one_charm_instance(hook: Hook):
     # Each hook builds a new charm; its helpers claim the keys afresh.
     for _ in range(2):
         assert hook(lambda c: helper(c, 'app', Settings), lambda h: None).error is None
+
+
+def test_a_helper_built_twice_is_told_to_build_once():
+    built: list[str] = []
+
+    class Twice(ops.CharmBase):
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework)
+            framework.observe(self.on.start, self._on_start)
+
+        @property
+        def state(self) -> PeerState[Any]:
+            return PeerState(self, 'peers', TwiceState)
+
+        def _on_start(self, event: ops.StartEvent) -> None:
+            self.state.get()
+            try:
+                self.state.get()
+            except TypeError as e:
+                built.append(str(e))
+
+    ctx = testing.Context(Twice, meta={'name': 'twice', 'peers': {'peers': {'interface': 'x'}}})
+    ctx.run(ctx.on.start(), testing.State())
+
+    assert built == [
+        'a helper with the same keys already stores state in the app databag of peer relation '
+        "'peers'; create each helper once, in the charm's __init__, and keep it as an attribute"
+    ]
+
+
+@dataclasses.dataclass
+class TwiceState:
+    token: str = ''

@@ -1060,6 +1060,12 @@ def _claim(framework: ops.Framework, databag: str, keys: frozenset[str] | None) 
     """Record a helper's keys on a databag; returns how many helpers claimed it before."""
     claims = _claims.setdefault(framework, {}).setdefault(databag, [])
     for other in claims:
+        if keys is not None and other == keys:
+            # Most often a helper built in a property or a handler, so built twice.
+            raise TypeError(
+                f'a helper with the same keys already stores state in {databag}; create each '
+                "helper once, in the charm's __init__, and keep it as an attribute"
+            )
         if other is None or keys is None:
             raise TypeError(
                 f'two helpers of this charm store state in {databag} and one of them is '
@@ -1240,7 +1246,8 @@ class LocalState(_StateHelper[T]):
         databag = f'LocalState {key!r}'
         if _claims.get(charm.framework, {}).get(databag):
             raise TypeError(
-                f'two LocalStates of this charm use the key {key!r}; give each its own key'
+                f'two LocalStates of this charm use the key {key!r}; give each its own key, '
+                "and create each once, in the charm's __init__"
             )
         _claim(charm.framework, databag, self._schema.keys)
 
