@@ -61,7 +61,8 @@ Quick start
             token = self.cluster.get().token        # '' until the leader has set it
 
 Every field needs a default: ``ClusterState()`` is the state before anything was stored, and
-it is what ``get()`` returns while the peer relation is not there.
+it is what ``get()`` returns while the peer relation is not there. Create each helper once, in
+the charm's ``__init__``, and keep it as an attribute.
 
 Lifetimes
 =========
