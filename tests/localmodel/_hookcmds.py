@@ -150,7 +150,11 @@ def read_settings(flags: dict[str, str], positional: list[str]) -> dict[str, str
     settings: dict[str, object] = {}
     if '--file' in flags:
         path = flags['--file']
-        text = sys.stdin.read() if path == '-' else open(path, encoding='utf-8').read()  # noqa: SIM115
+        if path == '-':
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding='utf-8') as file:
+                text = file.read()
         settings.update(load_mapping(text))
     for arg in positional:
         key, sep, value = arg.partition('=')

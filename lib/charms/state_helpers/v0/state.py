@@ -820,10 +820,7 @@ class _DataclassSchema(_Schema):
         self._fields = _dataclass_fields(cls, where)
         for field in self._fields.by_key.values():
             if field.required:
-                raise TypeError(
-                    f'field {field.name!r} of {cls.__name__} has no default; give every '
-                    f'field a default, so that {cls.__name__}() builds the empty state'
-                )
+                raise _no_default(cls, field.name)
         self.keys = frozenset(self._fields.by_key)
         _check_reserved(cls, self.keys)
         self.names = {key: field.name for key, field in self._fields.by_key.items()}
@@ -852,10 +849,7 @@ class _PydanticSchema(_Schema):
         names: dict[str, str] = {}
         for name, info in model_fields.items():
             if info.is_required():
-                raise TypeError(
-                    f'field {name!r} of {cls.__name__} has no default; give every '
-                    f'field a default, so that {cls.__name__}() builds the empty state'
-                )
+                raise _no_default(cls, name)
             key = info.alias or name
             if key in names:
                 raise TypeError(f'{where}: the databag key {key!r} is used twice')
@@ -949,6 +943,13 @@ def _pydantic_mismatch(error: ValueError) -> _Mismatch:
         steps = [f'[{step}]' if type(step) is int else '[<key>]' for step in loc[1:]]
         mismatch.path = [str(loc[0]), *steps]
     return mismatch
+
+
+def _no_default(cls: type[Any], name: str) -> TypeError:
+    return TypeError(
+        f'field {name!r} of {cls.__name__} has no default; give every field a default, '
+        f'so that {cls.__name__}() builds the empty state'
+    )
 
 
 def _check_reserved(cls: type[Any], keys: frozenset[str]) -> None:
